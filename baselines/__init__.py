@@ -1,0 +1,1 @@
+"""Anonymization methods. Each is declared in ``benchmark.registry.ANONYMIZERS`` below."""

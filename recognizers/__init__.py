@@ -1,0 +1,1 @@
+"""Gait recognizers used as black-box attackers. Each is declared in ``benchmark.registry.RECOGNIZERS`` below."""

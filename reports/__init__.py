@@ -1,0 +1,1 @@
+"""Tables, figures and the HTML report: pure functions of the tidy results table."""

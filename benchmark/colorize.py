@@ -14,9 +14,11 @@ the anonymized silhouette ``S_An``:
 the one with the smallest row, then the smallest column, is taken. A frame whose original silhouette is empty
 has no nearest pixel; its region-4 pixels take the background (the camera saw only background there).
 
-The nearest pixel of a set to an outside point always lies on the set's 4-boundary (a step from an interior
-pixel toward the point stays in the set and is strictly nearer), so only boundary pixels are searched: a k-d tree
-gives the two nearest candidates, and where they tie, an exhaustive search over all candidates applies the tie rule.
+Search: pixels within a few pixels of ``S_Or`` (nearly all of region 4) scan lattice offsets in order of
+(distance, row, column), so the first hit obeys the tie rule by construction. Farther pixels search only the
+4-boundary of ``S_Or`` (the nearest pixel of a set to an outside point always lies there: a step from an interior
+pixel toward the point stays in the set and is strictly nearer) with a k-d tree, and where its two nearest
+candidates tie, an exhaustive search over all candidates applies the tie rule.
 """
 
 from __future__ import annotations
@@ -34,30 +36,25 @@ _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
 _MIN_FRAMES_PER_WORKER = 32
 
 
-def nearest_pixels(source: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Nearest pixel of ``source`` to each query pixel, with the module's tie rule.
+def _disc_offsets(radius: int) -> np.ndarray:
+    """int64 (N, 2) ``(dy, dx)`` with ``dy^2 + dx^2 <= radius^2``, sorted by (squared distance, dy, dx)."""
+    dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    dy, dx = dy.ravel(), dx.ravel()
+    d2 = dy**2 + dx**2
+    keep = d2 <= radius**2
+    order = np.lexsort((dx[keep], dy[keep], d2[keep]))
+    return np.stack([dy[keep][order], dx[keep][order]], axis=1).astype(np.int64)
 
-    Parameters
-    ----------
-    source : ndarray, bool (H, W)
-        The pixel set searched (non-empty).
-    queries : ndarray, int (m, 2)
-        ``(row, col)`` of the query pixels, typically outside ``source``.
 
-    Returns
-    -------
-    ndarray, int64 (m, 2)
-        ``(row, col)`` of the nearest ``source`` pixel; ties go to the smallest row, then column.
-    """
-    u8 = source.view(np.uint8)
-    eroded = cv2.erode(u8, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    # Row-major order, so that an argmin's first minimum is the smallest (row, col).
-    cand = np.argwhere(u8 > eroded)
-    if len(cand) == 0:
-        raise ValueError("source has no foreground pixel, so no pixel is nearest")
-    queries = np.asarray(queries, np.int64).reshape(-1, 2)
-    if len(queries) == 0:
-        return np.zeros((0, 2), np.int64)
+# Near queries are answered by scanning lattice offsets in order of (distance, row, column): the first offset
+# that lands on the source is the nearest pixel under the tie rule, by construction. Chunks grow so that the
+# common case (a query a few pixels from the source) touches few offsets; farther queries go to a k-d tree.
+_SCAN_RADIUS = 12
+_OFFSETS = _disc_offsets(_SCAN_RADIUS)
+_CHUNKS = (0, 9, 49, 149, len(_OFFSETS))
+
+
+def _nearest_by_tree(cand: np.ndarray, queries: np.ndarray) -> np.ndarray:
     if len(cand) == 1:
         return np.repeat(cand, len(queries), axis=0)
     _, idx = cKDTree(cand).query(queries, k=2)
@@ -66,11 +63,58 @@ def nearest_pixels(source: np.ndarray, queries: np.ndarray) -> np.ndarray:
     d2 = ((queries - second) ** 2).sum(axis=1)
     result = np.where((d1 <= d2)[:, None], first, second)
     tied = np.flatnonzero(d1 == d2)
-    # Exhaustive search where the tree's two nearest tie; chunked to bound the (chunk, n) distance matrix.
+    # Exhaustive search where the tree's two nearest tie: candidates are in row-major order, so argmin's first
+    # minimum is the smallest (row, col). Chunked to bound the (chunk, n) distance matrix.
     for start in range(0, len(tied), 256):
         sel = tied[start : start + 256]
         diff = queries[sel, None, :] - cand[None, :, :]
         result[sel] = cand[np.argmin((diff**2).sum(axis=2), axis=1)]
+    return result
+
+
+def nearest_pixels(source: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Nearest pixel of ``source`` to each query pixel, with the module's tie rule.
+
+    Parameters
+    ----------
+    source : ndarray, bool (H, W)
+        The pixel set searched (non-empty).
+    queries : ndarray, int (m, 2)
+        ``(row, col)`` of the query pixels, inside the frame.
+
+    Returns
+    -------
+    ndarray, int64 (m, 2)
+        ``(row, col)`` of the nearest ``source`` pixel; ties go to the smallest row, then column.
+    """
+    if not source.any():
+        raise ValueError("source has no foreground pixel, so no pixel is nearest")
+    queries = np.asarray(queries, np.int64).reshape(-1, 2)
+    result = np.empty_like(queries)
+    if len(queries) == 0:
+        return result
+    r = _SCAN_RADIUS
+    padded = np.zeros((source.shape[0] + 2 * r, source.shape[1] + 2 * r), bool)
+    padded[r:-r, r:-r] = source
+    stride = padded.shape[1]
+    flat = padded.ravel()
+    base = (queries[:, 0] + r) * stride + (queries[:, 1] + r)
+    pending = np.arange(len(queries))
+    for lo, hi in zip(_CHUNKS[:-1], _CHUNKS[1:], strict=True):
+        offs = _OFFSETS[lo:hi]
+        hits = flat[base[pending, None] + (offs[:, 0] * stride + offs[:, 1])[None, :]]  # (pending, chunk)
+        found = hits.any(axis=1)
+        first = np.argmax(hits[found], axis=1)
+        done = pending[found]
+        result[done] = queries[done] + offs[first]
+        pending = pending[~found]
+        if len(pending) == 0:
+            return result
+    # Farther than the scan radius: only 4-boundary pixels can be nearest (see the module docstring).
+    u8 = source.view(np.uint8)
+    eroded = cv2.erode(u8, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    cand = np.argwhere(u8 > eroded)  # row-major order
+    result[pending] = _nearest_by_tree(cand, queries[pending])
     return result
 
 

@@ -28,13 +28,12 @@ Rules (each is tested):
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 
+from benchmark.parallel import resolve_workers, run_ranges
 from benchmark.types import check_silhouettes
 
 MAX_POINTS = 2000
@@ -91,48 +90,36 @@ def encode(silhouettes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vectors, counts
 
 
-def _fill_closed_polyline(pts: np.ndarray, out: np.ndarray) -> None:
-    """Set ``out`` (bool (H, W)) True on and inside the closed polyline ``pts`` (int32 (n, 2), x/y)."""
-    h, w = out.shape
+def _frame_box(pts: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
+    """``(y0, x0, y1, x1)``: the part of a polyline's fill canvas that lies in an (h, w) frame (may be empty)."""
+    x, y, bw, bh = cv2.boundingRect(pts)
+    return max(y - 1, 0), max(x - 1, 0), min(y + bh + 1, h), min(x + bw + 1, w)
+
+
+def _fill_closed_polyline(pts: np.ndarray, box: tuple[int, int, int, int], dst: np.ndarray) -> None:
+    """Write into ``dst`` (bool, the frame region ``box`` of :func:`_frame_box`) the pixels on or inside ``pts``."""
     x, y, bw, bh = cv2.boundingRect(pts)
     # A one-pixel empty border lets the flood fill from the corner reach every outside pixel.
     cx0, cy0 = x - 1, y - 1
     canvas = np.zeros((bh + 2, bw + 2), np.uint8)
     cv2.polylines(canvas, [pts - np.array([cx0, cy0], np.int32)], True, 1, lineType=cv2.LINE_8)
     cv2.floodFill(canvas, None, (0, 0), 2)
-    # Paste the part of the canvas that lies inside the frame.
-    fy0, fx0 = max(cy0, 0), max(cx0, 0)
-    fy1, fx1 = min(cy0 + bh + 2, h), min(cx0 + bw + 2, w)
+    fy0, fx0, fy1, fx1 = box
     if fy0 < fy1 and fx0 < fx1:
-        out[fy0:fy1, fx0:fx1] = canvas[fy0 - cy0 : fy1 - cy0, fx0 - cx0 : fx1 - cx0] != 2
+        np.not_equal(canvas[fy0 - cy0 : fy1 - cy0, fx0 - cx0 : fx1 - cx0], 2, out=dst)
 
 
 def _decode_range(points: np.ndarray, counts: np.ndarray, out: np.ndarray, start: int, stop: int) -> None:
+    h, w = out.shape[1:]
     for t in range(start, stop):
         n = int(counts[t])
         if n:
-            _fill_closed_polyline(points[t, :n], out[t])
+            box = _frame_box(points[t, :n], h, w)
+            _fill_closed_polyline(points[t, :n], box, out[t, box[0] : box[2], box[1] : box[3]])
 
 
-def decode(vectors: np.ndarray, counts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Contour vectors back to silhouettes (paper Step 3, first half).
-
-    Parameters
-    ----------
-    vectors : ndarray, float (T, 4000)
-        Contour vectors, original or modified (e.g. a generator's output); any real dtype.
-    counts : ndarray, int (T,)
-        Points to use per frame, in ``0..2000``.
-    shape : (int, int)
-        Frame size ``(H, W)``.
-
-    Returns
-    -------
-    ndarray, bool (T, H, W)
-        One hole-free silhouette per frame (see the module rules for modified vectors).
-    """
-    vectors = np.asarray(vectors)
-    counts = np.asarray(counts)
+def _prepare_points(vectors: np.ndarray, counts: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Validate decode's inputs; return rounded, clamped ``int32 (T, m, 2)`` points and the counts."""
     if vectors.ndim != 2 or vectors.shape[1] != VECTOR_LENGTH:
         raise ValueError(f"vectors must have shape (T, {VECTOR_LENGTH}), got {vectors.shape}")
     if not (np.issubdtype(vectors.dtype, np.floating) or np.issubdtype(vectors.dtype, np.integer)):
@@ -152,48 +139,129 @@ def decode(vectors: np.ndarray, counts: np.ndarray, shape: tuple[int, int]) -> n
     m = int(counts.max()) if counts.size else 0
     head = vectors[:, : 2 * m]
     used = np.arange(2 * m) < 2 * counts[:, None]
-    bad = used & ~np.isfinite(head)
-    if bad.any():
-        frame = int(np.flatnonzero(bad.any(axis=1))[0])
+    bad_values = used & ~np.isfinite(head)
+    if bad_values.any():
+        frame = int(np.flatnonzero(bad_values.any(axis=1))[0])
         raise ValueError(f"contour vector of frame {frame} has non-finite coordinates (NaN or inf)")
     margin = max(h, w)
     pts = np.rint(np.where(used, head, 0)).reshape(len(counts), m, 2)
     np.clip(pts[..., 0], -margin, w - 1 + margin, out=pts[..., 0])
     np.clip(pts[..., 1], -margin, h - 1 + margin, out=pts[..., 1])
-    points = pts.astype(np.int32)
-    out = np.zeros((vectors.shape[0], h, w), bool)
+    return pts.astype(np.int32), counts
+
+
+def decode(vectors: np.ndarray, counts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Contour vectors back to silhouettes (paper Step 3, first half).
+
+    Parameters
+    ----------
+    vectors : ndarray, float (T, 4000)
+        Contour vectors, original or modified (e.g. a generator's output); any real dtype.
+    counts : ndarray, int (T,)
+        Points to use per frame, in ``0..2000``.
+    shape : (int, int)
+        Frame size ``(H, W)``.
+
+    Returns
+    -------
+    ndarray, bool (T, H, W)
+        One hole-free silhouette per frame (see the module rules for modified vectors).
+    """
+    points, counts = _prepare_points(np.asarray(vectors), np.asarray(counts), shape)
+    out = np.zeros((len(counts), int(shape[0]), int(shape[1])), bool)
     _decode_range(points, counts, out, 0, len(counts))
     return out
 
 
-def _pool(workers: int | None, jobs: int) -> int:
-    workers = os.cpu_count() or 1 if workers is None else workers
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    return min(workers, max(jobs, 1))
+def _frame_index(sizes: list[int]) -> np.ndarray:
+    """Start offset of each sequence in the concatenated frame order, plus the total at the end."""
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def _for_frames(starts: np.ndarray, lo: int, hi: int, fn: Callable[[int, int, int, int], None]) -> None:
+    """Call ``fn(seq, t0, t1, g0)`` for the part of each sequence that global frames ``lo..hi`` cover."""
+    for k in range(len(starts) - 1):
+        a, b = max(lo, int(starts[k])), min(hi, int(starts[k + 1]))
+        if a < b:
+            fn(k, a - int(starts[k]), b - int(starts[k]), a)
 
 
 def encode_many(
     sequences: Sequence[np.ndarray], *, workers: int | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`encode` over many silhouette stacks, one process per core (``workers``; default all cores)."""
-    workers = _pool(workers, len(sequences))
-    if workers == 1:
-        return [encode(s) for s in sequences]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(encode, sequences, chunksize=max(1, len(sequences) // (4 * workers))))
+    """:func:`encode` over many silhouette stacks, frames split over ``workers`` processes (default: all cores).
+
+    Results are identical to calling :func:`encode` on each stack.
+    """
+    stacks = [np.ascontiguousarray(check_silhouettes(s, f"sequences[{i}]")) for i, s in enumerate(sequences)]
+    for i, s in enumerate(stacks):
+        if 0 in s.shape:
+            raise ValueError(f"sequences[{i}] must have at least one frame of non-zero size, got shape {s.shape}")
+    starts = _frame_index([len(s) for s in stacks])
+    total = int(starts[-1])
+
+    def work(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        # Compact result: the counts and the concatenated points, as int16 (frames are far below 32768 px).
+        counts = np.zeros(hi - lo, np.int64)
+        chunks: list[np.ndarray] = []
+
+        def one(k: int, t0: int, t1: int, g0: int) -> None:
+            for t in range(t0, t1):
+                pts = _outer_contour(stacks[k][t].view(np.uint8))
+                if len(pts) > MAX_POINTS:
+                    pts = pts[(np.arange(MAX_POINTS) * len(pts)) // MAX_POINTS]
+                counts[g0 + t - t0 - lo] = len(pts)
+                chunks.append(pts.astype(np.int16))
+
+        _for_frames(starts, lo, hi, one)
+        return counts, np.concatenate(chunks) if chunks else np.zeros((0, 2), np.int16)
+
+    parts = run_ranges(total, resolve_workers(workers, total), work)
+    counts = np.concatenate([c for c, _ in parts])
+    points = np.concatenate([p for _, p in parts])
+    vectors = np.zeros((total, VECTOR_LENGTH), np.float32)
+    # Scatter the concatenated points into the zero-padded rows.
+    row = np.repeat(np.arange(total), counts)
+    col = np.arange(len(points)) - np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    vectors[row, 2 * col] = points[:, 0]
+    vectors[row, 2 * col + 1] = points[:, 1]
+    return [(vectors[a:b], counts[a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)]
 
 
 def decode_many(
     encoded: Sequence[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int], *, workers: int | None = None
 ) -> list[np.ndarray]:
-    """:func:`decode` over many ``(vectors, counts)`` pairs, one process per core (default all cores)."""
-    workers = _pool(workers, len(encoded))
-    vectors = [v for v, _ in encoded]
-    counts = [c for _, c in encoded]
-    shapes = [shape] * len(encoded)
-    if workers == 1:
-        return [decode(v, c, shape) for v, c in zip(vectors, counts, strict=True)]
-    with ProcessPoolExecutor(workers) as pool:
-        chunk = max(1, len(encoded) // (4 * workers))
-        return list(pool.map(decode, vectors, counts, shapes, chunksize=chunk))
+    """:func:`decode` over many ``(vectors, counts)`` pairs, frames split over processes (default: all cores).
+
+    Inputs are validated here, so the errors are those of :func:`decode`. Workers send back each frame's
+    filled bounding box, bit-packed, and the frames are assembled here.
+    """
+    prepared = [_prepare_points(np.asarray(v), np.asarray(c), shape) for v, c in encoded]
+    h, w = int(shape[0]), int(shape[1])
+    starts = _frame_index([len(c) for _, c in prepared])
+    total = int(starts[-1])
+
+    def work(lo: int, hi: int) -> list[tuple[int, tuple[int, int, int, int], np.ndarray]]:
+        crops: list[tuple[int, tuple[int, int, int, int], np.ndarray]] = []
+
+        def one(k: int, t0: int, t1: int, g0: int) -> None:
+            points, counts = prepared[k]
+            for t in range(t0, t1):
+                n = int(counts[t])
+                if not n:
+                    continue
+                box = _frame_box(points[t, :n], h, w)
+                if box[0] < box[2] and box[1] < box[3]:
+                    crop = np.empty((box[2] - box[0], box[3] - box[1]), bool)
+                    _fill_closed_polyline(points[t, :n], box, crop)
+                    crops.append((g0 + t - t0, box, np.packbits(crop)))
+
+        _for_frames(starts, lo, hi, one)
+        return crops
+
+    out = np.zeros((total, h, w), bool)
+    for part in run_ranges(total, resolve_workers(workers, total), work):
+        for g, (y0, x0, y1, x1), packed in part:
+            size = (y1 - y0) * (x1 - x0)
+            out[g, y0:y1, x0:x1] = np.unpackbits(packed, count=size).reshape(y1 - y0, x1 - x0)
+    return [out[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]

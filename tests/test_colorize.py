@@ -143,3 +143,28 @@ def test_errors() -> None:
         colorize(f, bg, s, s, workers=0)
     with pytest.raises(ValueError, match="no foreground pixel"):
         nearest_pixels(np.zeros((3, 3), bool), np.array([[0, 0]]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0005, 0.02))
+def test_nearest_pixels_far_queries_match_brute_force(seed: int, density: float) -> None:
+    # Sparse sources leave most queries beyond the offset scan, so the k-d tree path and its tie
+    # resolution are exercised as well as the scan.
+    rng = np.random.default_rng(seed)
+    source = rng.random((70, 90)) < density
+    source[int(rng.integers(0, 70)), int(rng.integers(0, 90))] = True
+    queries = np.argwhere(~source)
+    pts = np.argwhere(source)  # row-major: argmin's first minimum is the smallest (row, col)
+    d = ((queries[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)
+    expected = pts[np.argmin(d, axis=1)]
+    assert np.array_equal(nearest_pixels(source, queries), expected)
+
+
+def test_nearest_pixels_far_tie() -> None:
+    source = np.zeros((5, 61), bool)
+    source[2, 0] = source[2, 60] = True
+    got = nearest_pixels(source, np.array([[2, 30], [0, 30], [2, 29]]))
+    assert got.tolist() == [[2, 0], [2, 0], [2, 0]]
+    source2 = np.zeros((61, 5), bool)
+    source2[0, 2] = source2[60, 2] = True
+    assert nearest_pixels(source2, np.array([[30, 2]])).tolist() == [[0, 2]]

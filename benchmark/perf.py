@@ -40,12 +40,15 @@ def _write_tree(root: Path, sequences: list[np.ndarray]) -> None:
             cv2.imwrite(str(folder / f"{subject}-{cond}-{view:03d}-{t + 1:03d}.png"), frame.astype(np.uint8) * 255)
 
 
-def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> list[tuple[str, float, float, float, str]]:
+Row = tuple[str, float, float, float, str]
+
+
+def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> list[Row]:
     from benchmark import contours
     from benchmark.colorize import colorize
     from benchmark.sample import walker
 
-    rows: list[tuple[str, float, float, float, str]] = []
+    rows: list[Row] = []
 
     def case(name: str, fn: Callable[[], object], items: int, target: float, note: str = "") -> None:
         if only and not any(key in name for key in only):

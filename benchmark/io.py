@@ -48,4 +48,4 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def write_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]

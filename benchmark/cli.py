@@ -11,6 +11,7 @@ from collections.abc import Sequence
 # Modules that add sub-commands; each has ``register(subparsers)`` and sets ``func`` on its parser.
 COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.commands",
+    "benchmark.data.cli",
     "benchmark.perf",
     "benchmark.demo",
 )

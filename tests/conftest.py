@@ -1,0 +1,137 @@
+"""Shared fixtures: tiny CASIA-B silhouette trees and lossless test videos written into tmp_path."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+def walker_mask(shape: tuple[int, int], t: int, seed: int = 0) -> np.ndarray:
+    """A small walker-like blob, ``bool (H, W)``: head, body and two legs that swing with ``t``."""
+    h, w = shape
+    img = np.zeros(shape, np.uint8)
+    cx = w // 3 + (t + seed) % max(1, w // 3)
+    top = 1 + seed % 3
+    body = h - top - 1
+    cv2.circle(img, (cx, top + body // 8), max(1, body // 10), 1, -1)
+    cv2.rectangle(img, (cx - max(1, w // 10), top + body // 5), (cx + max(1, w // 10), top + body * 3 // 5), 1, -1)
+    swing = int(round(w / 6 * np.sin(t / 2 + seed)))
+    for s in (-1, 1):
+        cv2.line(img, (cx, top + body * 3 // 5), (cx + s * swing, top + body), 1, max(1, w // 12))
+    return img.astype(bool)
+
+
+@dataclasses.dataclass
+class TinyTree:
+    """A CASIA-B silhouette tree written by :func:`write_casia_tree`; ``truth`` holds what each sequence holds."""
+
+    root: Path
+    truth: dict[str, np.ndarray]  # key -> bool (T, H, W)
+
+    def folder(self, key: str) -> Path:
+        subject, cond_type, cond_num, view = key.split("-")
+        for candidate in (self.root / subject, self.root / subject / subject):
+            folder = candidate / f"{cond_type}-{cond_num}" / view
+            if folder.is_dir():
+                return folder
+        raise KeyError(key)
+
+    def frame(self, key: str, number: int) -> Path:
+        return self.folder(key) / f"{key}-{number:03d}.png"
+
+
+def write_casia_tree(
+    root: Path,
+    *,
+    subjects: Iterable[str] = ("001", "002"),
+    conditions: Iterable[str] = ("nm-01", "bg-01"),
+    views: Iterable[int] = (0, 90),
+    frames: int = 3,
+    shape: tuple[int, int] = (32, 24),
+    nested: Iterable[str] = (),
+) -> TinyTree:
+    """Write walker blobs as 0/255 grey PNGs, ``<root>/<subject>/<condition>/<view>/<key>-<nnn>.png``.
+
+    Subjects in ``nested`` get the extra level some archives have (``<root>/113/113/nm-06/180``).
+    """
+    nested = set(nested)
+    truth = {}
+    for si, subject in enumerate(subjects):
+        base = root / subject / subject if subject in nested else root / subject
+        for ci, condition in enumerate(conditions):
+            for view in views:
+                key = f"{subject}-{condition}-{view:03d}"
+                folder = base / condition / f"{view:03d}"
+                folder.mkdir(parents=True, exist_ok=True)
+                masks = np.stack([walker_mask(shape, t, seed=si * 7 + ci * 3 + view // 18) for t in range(frames)])
+                for t, mask in enumerate(masks):
+                    cv2.imwrite(str(folder / f"{key}-{t + 1:03d}.png"), mask.astype(np.uint8) * 255)
+                truth[key] = masks
+    return TinyTree(root, truth)
+
+
+@pytest.fixture
+def tiny_casia(tmp_path: Path) -> TinyTree:
+    """2 subjects x (nm-01, bg-01) x (0, 90) x 3 frames of 32x24 (H x W)."""
+    return write_casia_tree(tmp_path / "casia")
+
+
+@pytest.fixture
+def make_casia_tree(tmp_path: Path) -> Callable[..., TinyTree]:
+    """``make_casia_tree(name="casia", **kwargs)``: :func:`write_casia_tree` under ``tmp_path / name``."""
+
+    def make(name: str = "casia", **kwargs: object) -> TinyTree:
+        return write_casia_tree(tmp_path / name, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+def write_video(path: Path, frames_rgb: np.ndarray, fps: float = 25.0) -> Path:
+    """Write ``uint8 (T, H, W, 3)`` RGB frames losslessly (FFV1 in AVI), as OpenCV reads them back exactly."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t, h, w, _ = frames_rgb.shape
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (w, h))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write FFV1 to {path}")
+    for frame in frames_rgb:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def video_writer() -> Callable[..., Path]:
+    """:func:`write_video` as a fixture."""
+    return write_video
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", img)
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.fixture
+def broken_png() -> Callable[[str], bytes]:
+    """``broken_png(kind)``: bytes of a bad frame; kind is truncated, crc, junk or empty."""
+    good = png_bytes(walker_mask((32, 24), 0).astype(np.uint8) * 255)
+
+    def make(kind: str) -> bytes:
+        if kind == "truncated":
+            return good[: len(good) // 2]
+        if kind == "crc":
+            data = bytearray(good)
+            data[-20] ^= 0xFF  # inside IDAT's data (IEND and IDAT's CRC are the last 16 bytes)
+            return bytes(data)
+        if kind == "junk":
+            return b"this is not an image\n" * 3
+        if kind == "empty":
+            return b""
+        raise ValueError(kind)
+
+    return make

@@ -130,6 +130,14 @@ def test_normalize_six_by_five_padded_window_by_hand() -> None:
     np.testing.assert_array_equal(out[0], expected)
 
 
+def test_normalize_centre_is_the_first_column_past_half_by_hand() -> None:
+    # 2x4, identity resize at height 2; column sums 0,2,2,0 -> cumulative 0,2,4,4, half of 4 is 2: the first
+    # column whose cumulative sum EXCEEDS 2 is column 2 (OpenGait's `csum > img.sum() / 2`), not column 1.
+    mask = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    out = normalize_uint8(mask[None], height=2, width=2)
+    np.testing.assert_array_equal(out[0], [[255, 255], [255, 255]])  # columns 1..2
+
+
 @pytest.mark.parametrize(("height", "width"), [(64, 64), (64, 44), (128, 88)])
 def test_normalize_matches_opengait_on_walkers(height: int, width: int) -> None:
     masks = walker_stack()

@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.data.cli",
     "benchmark.perf",
     "benchmark.demo",
+    "benchmark.synth.cli",
 )
 
 

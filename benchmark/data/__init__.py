@@ -13,3 +13,4 @@ DATASETS.add(
     "benchmark.data.videos:UserVideos",
     "a folder of your own static-camera videos; silhouettes by background subtraction",
 )
+DATASETS.add("synthetic", "benchmark.synth.dataset:SyntheticWorld", "the rendered CASIA-B-like world (gaitbench synth)")

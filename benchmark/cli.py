@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.perf",
     "benchmark.demo",
     "benchmark.synth.cli",
+    "benchmark.recognize_cli",
 )
 
 

@@ -45,7 +45,9 @@ Row = tuple[str, float, float, float, str]
 
 def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> list[Row]:
     from benchmark import contours
+    from benchmark import silhouettes as silops
     from benchmark.colorize import colorize
+    from benchmark.data import cache
     from benchmark.sample import walker
 
     rows: list[Row] = []
@@ -73,23 +75,12 @@ def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> 
     shifted = vectors.copy()
     shifted[:, 0::2] += 4.0
     anon = contours.decode(shifted, counts, shape)
-    seq = seqs[0]
-    assert seq.frames is not None and seq.background is not None
-    case("colorize (Eq. 9), 1 core", lambda: colorize(seq.frames, seq.background, sil, anon, workers=1), frames,
-         1_000)
-    case("colorize (Eq. 9), all cores", lambda: colorize(seq.frames, seq.background, sil, anon), frames, 2_000)
-
-    try:
-        from benchmark import silhouettes as silops
-    except ImportError:
-        silops = None
-    if silops is not None:
-        case("normalise 64x64 + GEI, 1 core", lambda: silops.gei(silops.normalize(sil, 64, 64)), frames, 10_000)
-    try:
-        from benchmark.data import cache
-    except ImportError:
-        cache = None
-    if cache is not None and (not only or any(k in "tree read cache reload" for k in only)):
+    rgb, background = seqs[0].frames, seqs[0].background
+    assert rgb is not None and background is not None
+    case("colorize (Eq. 9), 1 core", lambda: colorize(rgb, background, sil, anon, workers=1), frames, 1_000)
+    case("colorize (Eq. 9), all cores", lambda: colorize(rgb, background, sil, anon), frames, 2_000)
+    case("normalise 64x64 + GEI, 1 core", lambda: silops.gei(silops.normalize(sil, 64, 64)), frames, 10_000)
+    if not only or any(k in "tree read cache reload" for k in only):
         with tempfile.TemporaryDirectory() as tmp:
             root = tree
             if root is None:

@@ -154,7 +154,7 @@ def test_decode_polygon_matches_point_in_polygon_reference() -> None:
     assert np.all(out[inside]), "every pixel centre inside the polygon must be foreground"
     extra = out & ~inside
     # What is added is the 8-connected boundary line: at most one pixel per step of each edge.
-    steps = sum(max(abs(b[0] - a[0]), abs(b[1] - a[1])) for a, b in zip(poly, poly[1:] + poly[:1]))
+    steps = sum(max(abs(b[0] - a[0]), abs(b[1] - a[1])) for a, b in zip(poly, poly[1:] + poly[:1], strict=True))
     assert 0 < extra.sum() <= steps
     dist_to_inside = ndimage.distance_transform_edt(~inside)
     assert dist_to_inside[extra].max() <= 1.5

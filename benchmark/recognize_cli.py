@@ -1,0 +1,176 @@
+"""Commands ``gaitbench train recognizer`` and ``gaitbench evaluate``.
+
+Recognizer code (and torch) is imported when a command runs, so building the parser stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from benchmark.training import add_train_command
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(sorted({int(k) for k in text.split(",") if k.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ranks must be comma-separated integers, e.g. 1,3; got {text!r}") from None
+    if not ks or ks[0] < 1:
+        raise argparse.ArgumentTypeError(f"ranks must be >= 1, got {text!r}")
+    return ks
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", default="paper", help="bundled protocol (paper, lt) or a TOML file (default paper)")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--cache", help="decoded-silhouette cache (default $GAITBENCH_CACHE/normalized)")
+    p.add_argument("--workers", type=_positive, help="decoding processes (default: all CPUs)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = add_train_command(sub)
+    p = train.add_parser(
+        "recognizer",
+        help="train a gait recognizer on the protocol's recognizer group",
+        description="Train NAME on the recognizer group of the protocol's split of --data and write the "
+        "checkpoint --out. A per-epoch state is kept at OUT.state.pt: rerunning the command after an "
+        "interruption resumes from the last finished epoch.",
+    )
+    p.add_argument("name", metavar="NAME", help="a registered recognizer (gaitbench ls recognizers)")
+    p.add_argument("--data", required=True, help="CASIA-B silhouette tree or synthetic world folder (clean data)")
+    p.add_argument("--out", required=True, help="checkpoint file to write (.npz)")
+    p.add_argument("--config", help="TOML file with the recognizer's settings (unknown keys are errors)")
+    p.add_argument("--epochs", type=_positive, help="override the config's number of epochs")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    _common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="identification accuracy / success rate of recognizer checkpoints on a protocol's test group",
+        description="Gallery: the protocol's gallery conditions of the test subjects from --gallery (clean). "
+        "Probes: its probe conditions from --probes (the clean tree or an anonymized copy in the same layout). "
+        "Writes a tidy results table, the cross-view matrices (RESULTS.view_matrix.csv) and a run record "
+        "(RESULTS.run.json), and prints per-view tables.",
+    )
+    p.add_argument("--ckpt", action="append", required=True, help="recognizer checkpoint (repeat for several)")
+    p.add_argument("--gallery", required=True, help="clean CASIA-B tree (also defines the protocol's split)")
+    p.add_argument("--probes", help="tree the probes are read from (default: --gallery, i.e. clean probes)")
+    p.add_argument("--method", help="anonymizer that made --probes (default identity for clean probes)")
+    p.add_argument("--parameters", default="", help="its parameters, e.g. alpha=0.3")
+    p.add_argument("--out", required=True, help="results CSV to write")
+    p.add_argument("--k", type=_ks, default=(1, 3), help="ranks, e.g. 1,3 (default)")
+    p.add_argument(
+        "--cross-view",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="compute the 11x11 view matrix; auto = not for pairwise recognizers on the CPU (default auto)",
+    )
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from recognizers.run import make_config, train_recognizer
+
+    config = make_config(args.name, args.config, epochs=args.epochs, seed=args.seed)
+    began = time.perf_counter()
+    rec = train_recognizer(
+        args.name, args.data, args.out, protocol=args.protocol, config=config, device=args.device,
+        cache_dir=args.cache, workers=args.workers, progress=not args.quiet,
+    )
+    training = rec.training or {}
+    per_epoch = sorted(training.get("epoch_seconds") or [])
+    epochs = (
+        f"{training.get('epochs')} epochs on {training.get('device')}, median {per_epoch[len(per_epoch) // 2]:.1f} "
+        "s/epoch, " if per_epoch else ""
+    )
+    print(
+        f"trained {args.name}: {epochs}training {training.get('seconds', 0.0):.1f} s, reading "
+        f"{training.get('load_seconds', 0.0):.1f} s, total {time.perf_counter() - began:.1f} s -> {args.out}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from benchmark.evaluate import (
+        MATRIX_COLUMNS,
+        check_recognizer_data,
+        evaluate_recognizer,
+        format_tables,
+        load_eval_sets,
+        write_run_record,
+    )
+    from benchmark.io import atomic_path
+    from benchmark.protocol import load_protocol
+    from benchmark.registry import RECOGNIZERS
+    from benchmark.results import write_csv
+    from recognizers.base import load_recognizer
+    from recognizers.data import default_cache_dir
+
+    protocol = load_protocol(args.protocol)
+    probes_root = args.probes or args.gallery
+    same = Path(probes_root).resolve() == Path(args.gallery).resolve()
+    method = args.method or ("identity" if same else Path(probes_root).name)
+    recs = [load_recognizer(path).to(args.device) for path in args.ckpt]
+    names = [r.name for r in recs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two checkpoints of the same recognizer ({names}); evaluate them in separate runs")
+    cache = args.cache or default_cache_dir()
+    import pandas as pd
+
+    rows, records, sets_by_spec = [], [], {}
+    for rec, path in zip(recs, args.ckpt, strict=True):
+        began = time.perf_counter()
+        if rec.spec not in sets_by_spec:
+            sets_by_spec[rec.spec] = load_eval_sets(
+                args.gallery, probes_root, protocol, rec.spec, cache_dir=cache, workers=args.workers
+            )
+        sets = sets_by_spec[rec.spec]
+        check_recognizer_data(rec, sets.test_subjects, args.gallery)
+        pairwise = RECOGNIZERS.entry(rec.name).meta.get("pairwise", False)
+        cross = args.cross_view == "yes" or (args.cross_view == "auto" and not (pairwise and _on_cpu(args.device)))
+        r, m = evaluate_recognizer(
+            rec, sets, method=method, parameters=args.parameters, views=protocol.views, ks=args.k, cross_view=cross
+        )
+        rows += r
+        records += m
+        if not args.quiet:
+            print(f"[evaluate] {rec.name} ({path}): {time.perf_counter() - began:.1f} s", file=sys.stderr)
+    frame = write_csv(rows, args.out)
+    out = Path(args.out)
+    if records:
+        matrix = pd.DataFrame(records, columns=list(MATRIX_COLUMNS))
+        with atomic_path(out.with_name(out.stem + ".view_matrix.csv"), suffix=".csv") as tmp:
+            matrix.to_csv(tmp, index=False, float_format="%.6g")
+    write_run_record(
+        out.with_name(out.stem + ".run.json"),
+        protocol=protocol.name,
+        gallery=str(args.gallery),
+        probes=str(probes_root),
+        method=method,
+        parameters=args.parameters,
+        checkpoints=[{"path": str(p), **r.meta()} for p, r in zip(args.ckpt, recs, strict=True)],
+    )
+    print(format_tables(frame, args.k))
+    return 0
+
+
+def _on_cpu(device: str) -> bool:
+    from benchmark.training import select_device
+
+    return select_device(device).type == "cpu"

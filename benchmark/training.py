@@ -1,0 +1,362 @@
+"""The one training loop of gaitbench: every torch model (recognizers, anonymizers) trains through :func:`train`.
+
+A model supplies a :class:`Task` (its modules, optimizers, a cheap plan of each epoch's batches, and one training
+step); the loop does the rest, written once:
+
+- **devices**: ``auto`` picks ``cuda`` when a GPU is present, else the CPU; ``cpu``/``cuda``/``cuda:N`` force one.
+- **seeds**: before every epoch the torch, numpy and Python generators are seeded from ``(seed, epoch, rank)`` and
+  the epoch's plan is drawn from a numpy generator seeded with ``(seed, epoch)``. Nothing random carries over
+  between epochs, so a run resumed at epoch ``e`` is the same run as one never stopped (on the CPU bit for bit;
+  on a GPU up to its non-deterministic kernels).
+- **checkpoints**: after every epoch, rank 0 writes the modules, optimizers, schedulers and the history to
+  ``state_path`` atomically. A rerun with the same ``state_path`` resumes after the last finished epoch, and
+  refuses a state written by another task (its :meth:`Task.signature` differs).
+- **DDP**: under ``torchrun`` (``WORLD_SIZE > 1``) the process group is initialised (NCCL on GPUs, Gloo on
+  CPUs), modules with trainable parameters are wrapped in ``DistributedDataParallel``, and each rank takes every
+  ``world_size``-th batch of the shared plan (the plan is cut to a multiple of ``world_size`` so all ranks step
+  equally often). A single process never touches ``torch.distributed``.
+- **progress**: a status line per batch on a terminal (at most twice a second), one line per epoch always,
+  on stderr, from rank 0 only.
+
+torch is imported inside the functions, so importing this module (e.g. to build the CLI) stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from benchmark.io import atomic_path
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+STATE_FORMAT = 1
+
+
+class Task(Protocol):
+    """What a model gives the loop. ``modules``/``optimizers`` are dicts so GANs can hold several of each."""
+
+    def modules(self) -> dict[str, nn.Module]:
+        """The modules to train (and checkpoint); the loop moves them to the device."""
+        ...
+
+    def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        """Optimizers over the (moved) modules' parameters."""
+        ...
+
+    def plan(self, epoch: int, rng: np.random.Generator) -> Sequence[Any]:
+        """The epoch's batches as cheap descriptions (e.g. index arrays), drawn with ``rng`` only."""
+        ...
+
+    def step(self, models: Mapping[str, nn.Module], batch: Any, device: torch.device) -> Mapping[str, float]:
+        """One training step on one planned batch: forward, backward, optimizer steps; returns losses to log.
+
+        ``models`` are the modules as the loop wraps them (``DistributedDataParallel`` under DDP): call these
+        for the forward pass.
+        """
+        ...
+
+    def signature(self) -> Mapping[str, Any]:
+        """JSON-ready description of what is trained (model name, config, data fingerprint): resuming needs it equal."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """How to run :func:`train`.
+
+    Parameters
+    ----------
+    epochs : int
+        Train until this many epochs are done (counting those of a resumed state).
+    seed : int
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (under DDP each rank uses ``cuda:LOCAL_RANK`` on GPUs).
+    state_path : Path, optional
+        Per-epoch training state; resumed from when it exists. None = no checkpoints.
+    progress : bool
+        Print progress to stderr.
+    stop_after : int, optional
+        End this call after that many epochs (as if the process were killed); for tests of resuming.
+    schedulers : bool
+        Whether the task's optional ``schedulers(optimizers)`` is used (stepped once per epoch).
+    name : str
+        Shown in progress lines.
+    """
+
+    epochs: int
+    seed: int = 0
+    device: str = "auto"
+    state_path: Path | None = None
+    progress: bool = True
+    stop_after: int | None = None
+    schedulers: bool = True
+    name: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.stop_after is not None and self.stop_after < 0:
+            raise ValueError(f"stop_after must be >= 0, got {self.stop_after}")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a call of :func:`train` did. ``history`` has one entry per finished epoch, resumed ones included."""
+
+    history: list[dict[str, Any]]
+    resumed_from: int
+    device: str
+    world_size: int
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(h["seconds"] for h in self.history))
+
+
+def select_device(device: str = "auto") -> torch.device:
+    """``auto`` -> ``cuda`` when available else ``cpu``; an unavailable GPU raises ``ValueError`` naming it."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but torch sees no GPU here (use --device cpu)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} asked for, but only {torch.cuda.device_count()} GPU(s) exist")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers, stable across runs and platforms (unlike ``hash``)."""
+    digest = hashlib.sha256(json.dumps([int(p) for p in parts]).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (all GPUs included)."""
+    import torch
+
+    random.seed(seed)
+    # The legacy global generator is what third-party code without its own generator draws from.
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    torch.manual_seed(seed)
+
+
+def distributed_env() -> tuple[int, int, int]:
+    """``(rank, local_rank, world_size)`` from torchrun's environment; ``(0, 0, 1)`` without it."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        raise ValueError("WORLD_SIZE, RANK and LOCAL_RANK must be integers (as torchrun sets them)") from None
+    return rank, local, world
+
+
+class _Progress:
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.name, self.enabled = name, enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.last = 0.0
+
+    def batch(self, epoch: int, epochs: int, i: int, n: int, losses: Mapping[str, float], start: float) -> None:
+        now = time.perf_counter()
+        if not self.tty or (now - self.last < 0.5 and i < n):
+            return
+        self.last = now
+        text = " ".join(f"{k} {v:.4g}" for k, v in losses.items())
+        sys.stderr.write(f"\r[{self.name}] epoch {epoch}/{epochs} batch {i}/{n} {text} {now - start:.1f} s\033[K")
+        sys.stderr.flush()
+
+    def epoch(self, entry: Mapping[str, Any], epochs: int) -> None:
+        if not self.enabled:
+            return
+        text = " ".join(f"{k} {v:.4g}" for k, v in entry["losses"].items())
+        # On a terminal, overwrite the batch status line; in a log, one plain line per epoch.
+        head, tail = ("\r", "\033[K") if self.tty else ("", "")
+        sys.stderr.write(f"{head}[{self.name}] epoch {entry['epoch']}/{epochs} {text} {entry['seconds']:.1f} s{tail}\n")
+        sys.stderr.flush()
+
+
+def _load_state(path: Path, signature: Mapping[str, Any], device: torch.device) -> dict[str, Any] | None:
+    import torch
+
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+        # torch's own message is long and suggests weights_only=False, which would run code from the file.
+        raise ValueError(
+            f"training state {path} cannot be read ({type(exc).__name__}: damaged, or not written by gaitbench); "
+            "delete it to start over"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"{path} is not a gaitbench training state (format {STATE_FORMAT}); delete it to start over")
+    if state.get("signature") != json.loads(json.dumps(signature)):
+        raise ValueError(
+            f"training state {path} belongs to another run (its model, config or data differ): "
+            f"delete it or choose another output; stored {state.get('signature')}, now {dict(signature)}"
+        )
+    return state
+
+
+def train(task: Task, settings: TrainSettings) -> TrainResult:
+    """Run (or resume) training of ``task``; returns the per-epoch history.
+
+    Modules are left on the device in eval mode, with the weights of the last finished epoch.
+    """
+    import torch
+    import torch.distributed as dist
+
+    rank, local_rank, world = distributed_env()
+    own_group = world > 1 and not dist.is_initialized()
+    if world > 1:
+        if settings.device not in ("auto", "cuda", "cpu") and not settings.device.startswith("cuda"):
+            raise ValueError(f"device {settings.device!r} is not supported under DDP")
+        use_cuda = torch.cuda.is_available() and settings.device != "cpu"
+        device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+        if use_cuda:
+            torch.cuda.set_device(device)
+        if own_group:
+            dist.init_process_group("nccl" if use_cuda else "gloo")
+    else:
+        device = select_device(settings.device)
+    try:
+        return _train(task, settings, device, rank, world)
+    finally:
+        if own_group:
+            dist.destroy_process_group()
+
+
+def _train(task: Task, settings: TrainSettings, device: torch.device, rank: int, world: int) -> TrainResult:
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    seed_everything(derive_seed(settings.seed, -1))  # module construction in the task may draw numbers
+    modules = task.modules()
+    for m in modules.values():
+        m.to(device)
+    models: dict[str, nn.Module] = dict(modules)
+    if world > 1:
+        for key, m in modules.items():
+            if any(p.requires_grad for p in m.parameters()):
+                models[key] = DistributedDataParallel(m, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizers = task.optimizers(modules)
+    make_schedulers = getattr(task, "schedulers", None) if settings.schedulers else None
+    schedulers = make_schedulers(optimizers) if make_schedulers else {}
+    signature = task.signature()
+
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    state = _load_state(settings.state_path, signature, device) if settings.state_path else None
+    if state is not None:
+        for key, m in modules.items():
+            m.load_state_dict(state["modules"][key])
+        for key, o in optimizers.items():
+            o.load_state_dict(state["optimizers"][key])
+        for key, s in schedulers.items():
+            s.load_state_dict(state["schedulers"][key])
+        history = list(state["history"])
+        start_epoch = int(state["epoch"])
+    progress = _Progress(settings.name, settings.progress and rank == 0)
+    if progress.enabled and start_epoch:
+        print(f"[{settings.name}] resuming after epoch {start_epoch} from {settings.state_path}", file=sys.stderr)
+
+    last = settings.epochs if settings.stop_after is None else min(settings.epochs, start_epoch + settings.stop_after)
+    for epoch in range(start_epoch, last):
+        began = time.perf_counter()
+        seed_everything(derive_seed(settings.seed, epoch, rank))
+        plan = list(task.plan(epoch, np.random.default_rng(derive_seed(settings.seed, epoch))))
+        mine = plan[: len(plan) - len(plan) % world][rank::world] if world > 1 else plan
+        for m in modules.values():
+            m.train()
+        sums: dict[str, float] = {}
+        for i, batch in enumerate(mine, 1):
+            losses = task.step(models, batch, device)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            progress.batch(epoch + 1, settings.epochs, i, len(mine), {k: v / i for k, v in sums.items()}, began)
+        means = {k: v / max(1, len(mine)) for k, v in sums.items()}
+        if world > 1 and means:
+            packed = torch.tensor([means[k] for k in sorted(means)], dtype=torch.float64, device=device)
+            dist.all_reduce(packed)
+            means = {k: float(v) / world for k, v in zip(sorted(means), packed.tolist(), strict=True)}
+        for s in schedulers.values():
+            s.step()
+        entry = {"epoch": epoch + 1, "losses": means, "batches": len(plan), "seconds": time.perf_counter() - began}
+        history.append(entry)
+        if settings.state_path is not None and rank == 0:
+            _save_state(settings.state_path, signature, epoch + 1, modules, optimizers, schedulers, history)
+        if world > 1:
+            dist.barrier()
+        progress.epoch(entry, settings.epochs)
+    for m in modules.values():
+        m.eval()
+    return TrainResult(history, start_epoch, str(device), world)
+
+
+def _save_state(
+    path: Path,
+    signature: Mapping[str, Any],
+    epoch: int,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, Any],
+    schedulers: Mapping[str, Any],
+    history: list[dict[str, Any]],
+) -> None:
+    import torch
+
+    state = {
+        "format": STATE_FORMAT,
+        "signature": json.loads(json.dumps(signature)),
+        "epoch": epoch,
+        "modules": {k: m.state_dict() for k, m in modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+        "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+        "history": history,
+    }
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+
+
+def add_train_command(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The sub-commands of ``gaitbench train`` (``train recognizer``, ``train anonymizer``, ...).
+
+    Every module that adds a ``train KIND`` calls this: the first call creates ``train``, later ones reuse it.
+    """
+    parser = sub.choices.get("train")
+    if parser is None:
+        parser = sub.add_parser("train", help="train a model: `gaitbench train KIND NAME ...`")
+        nested = parser.add_subparsers(dest="train_kind", metavar="KIND")
+        parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1], _train_sub=nested)
+    nested = parser.get_default("_train_sub")
+    if nested is None:
+        raise RuntimeError("`train` was registered without add_train_command(); register it through this helper")
+    return nested

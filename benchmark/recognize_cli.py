@@ -10,17 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmark.cli import positive_int
 from benchmark.training import add_train_command
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _ks(text: str) -> tuple[int, ...]:
@@ -37,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", default="paper", help="bundled protocol (paper, lt) or a TOML file (default paper)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--cache", help="decoded-silhouette cache (default $GAITBENCH_CACHE/normalized)")
-    p.add_argument("--workers", type=_positive, help="decoding processes (default: all CPUs)")
+    p.add_argument("--workers", type=positive_int, help="decoding processes (default: all CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -54,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="CASIA-B silhouette tree or synthetic world folder (clean data)")
     p.add_argument("--out", required=True, help="checkpoint file to write (.npz)")
     p.add_argument("--config", help="TOML file with the recognizer's settings (unknown keys are errors)")
-    p.add_argument("--epochs", type=_positive, help="override the config's number of epochs")
+    p.add_argument("--epochs", type=positive_int, help="override the config's number of epochs")
     p.add_argument("--seed", type=int, help="override the config's seed")
     _common(p)
     p.set_defaults(func=cmd_train)

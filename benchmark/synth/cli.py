@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.cli import non_negative_int, positive_int
 from benchmark.synth import NOISE_MODELS, PRESET_NAMES
 from benchmark.types import CASIA_VIEWS
 
@@ -26,24 +27,6 @@ def _conditions(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", required=True, choices=PRESET_NAMES, help="ci (tiny), quick (40 people), full (124)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--subjects", type=_positive, help="number of people (default: the preset's)")
-    p.add_argument("--seed", type=_non_negative, default=0, help="world seed (default 0)")
-    p.add_argument("--workers", type=_positive, help="processes (default: all cores)")
+    p.add_argument("--subjects", type=positive_int, help="number of people (default: the preset's)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="world seed (default 0)")
+    p.add_argument("--workers", type=positive_int, help="processes (default: all cores)")
     p.add_argument("--views", type=_views, help="comma-separated subset of views (default: the preset's)")
     p.add_argument("--conditions", type=_conditions, help="comma-separated, e.g. nm-01,bg-01 (default: preset's)")
     p.add_argument("--noise", choices=NOISE_MODELS, help="segmentation noise on the silhouettes (default none)")
@@ -72,8 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sheets)
 
     p = sub.add_parser("synth-bench", help="print the rasterizer's speed (silhouette and colour frames/s)")
-    p.add_argument("--repeats", type=_positive, default=5, help="timed repeats; the median is reported")
-    p.add_argument("--frames", type=_positive, default=64, help="frames per repeat")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats; the median is reported")
+    p.add_argument("--frames", type=positive_int, default=64, help="frames per repeat")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(
@@ -81,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fit-for-purpose figures: GEI nearest-neighbour rank-1 per view for nm/bg/cl probes",
     )
     p.add_argument("world", help="folder written by 'gaitbench synth' (the quick preset is the reference)")
-    p.add_argument("--workers", type=_positive, help="processes for reading (default: all cores)")
+    p.add_argument("--workers", type=positive_int, help="processes for reading (default: all cores)")
     p.set_defaults(func=cmd_check)
 
 

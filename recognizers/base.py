@@ -88,6 +88,8 @@ class Recognizer(abc.ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    #: what :attr:`spec` reads: ``"gei"`` (one GEI per sequence) or ``"frames"`` (the normalised silhouettes)
+    input_kind: ClassVar[str]
 
     def __init__(self, config: Any = None) -> None:
         if config is None:
@@ -102,9 +104,9 @@ class Recognizer(abc.ABC):
     # ------------------------------------------------------------------ what subclasses implement
 
     @property
-    @abc.abstractmethod
     def spec(self) -> InputSpec:
-        """The input this recognizer reads (derived from its config)."""
+        """The input this recognizer reads: ``input_kind`` at the config's ``height`` x ``width``."""
+        return InputSpec(self.config.height, self.config.width, self.input_kind)
 
     @abc.abstractmethod
     def _fit(self, train: Sequences, options: FitOptions) -> dict[str, Any]:

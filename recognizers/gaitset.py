@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recognizers.base import Embedding
-from recognizers.data import InputSpec, Sequences
+from recognizers.data import Sequences
 from recognizers.linear import pairwise_euclidean
 from recognizers.nn import TorchRecognizer
 
@@ -142,11 +142,9 @@ class GaitSet(TorchRecognizer):
 
     name = "gaitset"
     Config = GaitSetConfig
+    input_kind = "frames"
     config: GaitSetConfig
 
-    @property
-    def spec(self) -> InputSpec:
-        return InputSpec(self.config.height, self.config.width, "frames")
 
     def setup(self, train: Sequences) -> dict[str, Any]:
         return {"subjects": sorted(set(train.subjects.tolist()))}

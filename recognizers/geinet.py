@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recognizers.base import Embedding
-from recognizers.data import InputSpec, Sequences
+from recognizers.data import Sequences
 from recognizers.linear import pairwise_euclidean
 from recognizers.nn import TorchRecognizer, geis_tensor
 
@@ -67,11 +67,9 @@ class GEINet(TorchRecognizer):
 
     name = "geinet"
     Config = GEINetConfig
+    input_kind = "gei"
     config: GEINetConfig
 
-    @property
-    def spec(self) -> InputSpec:
-        return InputSpec(self.config.height, self.config.width, "gei")
 
     def setup(self, train: Sequences) -> dict[str, Any]:
         return {"subjects": sorted(set(train.subjects.tolist()))}

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recognizers.base import Embedding
-from recognizers.data import InputSpec, Sequences
+from recognizers.data import Sequences
 from recognizers.nn import TorchRecognizer, geis_tensor
 
 
@@ -101,11 +101,9 @@ class Wu2017MT(TorchRecognizer):
 
     name = "wu2017-mt"
     Config = Wu2017Config
+    input_kind = "gei"
     config: Wu2017Config
 
-    @property
-    def spec(self) -> InputSpec:
-        return InputSpec(self.config.height, self.config.width, "gei")
 
     def build(self) -> nn.Module:
         return MTModel(self.config)

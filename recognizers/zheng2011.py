@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from recognizers.base import CheckpointError, Embedding, FitOptions, Recognizer
-from recognizers.data import InputSpec, Sequences
+from recognizers.data import Sequences
 from recognizers.linear import LinearMap, ViewTransform, pairwise_euclidean, pca_lda, robust_pca, robust_project
 
 
@@ -42,6 +42,7 @@ class Zheng2011(Recognizer):
 
     name = "zheng2011"
     Config = Zheng2011Config
+    input_kind = "gei"
     config: Zheng2011Config
 
     def __init__(self, config: Zheng2011Config | None = None) -> None:
@@ -52,9 +53,6 @@ class Zheng2011(Recognizer):
         self.lda: dict[int, LinearMap] = {}  # view -> (r,) -> (k,)
         self.vtm: ViewTransform | None = None
 
-    @property
-    def spec(self) -> InputSpec:
-        return InputSpec(self.config.height, self.config.width, "gei")
 
     def _fit(self, train: Sequences, options: FitOptions) -> dict[str, Any]:
         cfg = self.config

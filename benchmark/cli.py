@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.demo",
     "benchmark.synth.cli",
     "benchmark.recognize_cli",
+    "benchmark.anonymize_cli",
 )
 
 

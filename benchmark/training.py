@@ -113,6 +113,21 @@ class TrainSettings:
             raise ValueError(f"stop_after must be >= 0, got {self.stop_after}")
 
 
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """How a model's ``fit`` runs training (not what it learns: that is the model's config).
+
+    ``device``: ``auto`` (a GPU when present), ``cpu``, ``cuda`` or ``cuda:N``. ``state_path``: where the
+    training loop keeps its per-epoch state and resumes from. ``stop_after``: end this call after that many
+    epochs, as if killed (tests of resuming). Models without torch ignore the torch-only fields.
+    """
+
+    device: str = "auto"
+    state_path: Path | None = None
+    progress: bool = True
+    stop_after: int | None = None
+
+
 @dataclasses.dataclass
 class TrainResult:
     """What a call of :func:`train` did. ``history`` has one entry per finished epoch, resumed ones included."""

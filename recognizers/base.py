@@ -20,7 +20,6 @@ import dataclasses
 import json
 import os
 import time
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,16 +27,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark import __version__
+from benchmark.checkpoints import CHECKPOINT_FORMATS, CheckpointError, write_checkpoint
+from benchmark.checkpoints import read_checkpoint as read_npz_checkpoint
 from benchmark.config import ConfigError, from_mapping
-from benchmark.io import atomic_path
+from benchmark.training import FitOptions
 from recognizers.data import InputSpec, Sequences
 
-CHECKPOINT_FORMAT = 1
-META_KEY = "__meta__"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used here; the message says why and what to do."""
+CHECKPOINT_FORMAT = CHECKPOINT_FORMATS["recognizer"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,25 +52,6 @@ class Embedding:
 
     def subset(self, index: np.ndarray) -> Embedding:
         return Embedding(self.features[index], self.views[index])
-
-
-@dataclasses.dataclass(frozen=True)
-class FitOptions:
-    """How to run training (not what to learn: that is the recognizer's config).
-
-    ``device``: ``auto`` (a GPU when present), ``cpu``, ``cuda`` or ``cuda:N``. ``state_path``: where the
-    training loop keeps its per-epoch state and resumes from. ``stop_after``: end this call after that many
-    epochs, as if killed (tests of resuming). Numpy recognizers ignore the torch-only fields.
-    """
-
-    device: str = "auto"
-    state_path: Path | None = None
-    progress: bool = True
-    stop_after: int | None = None
-
-
-def _version_key(version: str) -> tuple[str, ...]:
-    return tuple(version.split(".")[:2])
 
 
 class Recognizer(abc.ABC):
@@ -182,15 +159,7 @@ class Recognizer(abc.ABC):
         """Write the checkpoint atomically (``.npz``); returns its path."""
         self._check_fitted()
         arrays, extra = self.state()
-        meta = {**self.meta(), "extra": extra}
-        blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
-        bad = [k for k in arrays if k == META_KEY or "/" in k]
-        if bad:
-            raise ValueError(f"array names {bad} are reserved or contain '/'")
-        path = Path(path)
-        with atomic_path(path, suffix=".npz") as tmp:
-            np.savez(tmp, **{META_KEY: blob}, **arrays)  # type: ignore[arg-type]
-        return path
+        return write_checkpoint(path, {**self.meta(), "extra": extra}, arrays)
 
     @classmethod
     def load(
@@ -260,33 +229,8 @@ class Recognizer(abc.ABC):
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The meta record and arrays of a checkpoint, with format and version checked."""
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if META_KEY not in npz.files:
-                raise CheckpointError(f"{path} is not a gaitbench recognizer checkpoint (no {META_KEY} record)")
-            meta = json.loads(npz[META_KEY].tobytes().decode())
-            arrays = {k: npz[k] for k in npz.files if k != META_KEY}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        raise CheckpointError(f"{path} is not a gaitbench recognizer checkpoint: {exc}") from None
-    if meta.get("format") != "gaitbench-recognizer":
-        raise CheckpointError(f"{path} is not a gaitbench recognizer checkpoint (format {meta.get('format')!r})")
-    if meta.get("format_version") != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} has checkpoint format {meta.get('format_version')}, this gaitbench reads {CHECKPOINT_FORMAT}; "
-            "retrain it with `gaitbench train recognizer`"
-        )
-    written_by = str(meta.get("gaitbench_version"))
-    if _version_key(written_by) != _version_key(__version__):
-        raise CheckpointError(
-            f"{path} was written by gaitbench {written_by}, which is incompatible with this gaitbench {__version__} "
-            f"(major.minor must match); retrain it or use gaitbench {'.'.join(_version_key(written_by))}.x"
-        )
-    return meta, arrays
+    """The meta record and arrays of a recognizer checkpoint, with format and version checked."""
+    return read_npz_checkpoint(path, "recognizer", "gaitbench train recognizer")
 
 
 def load_recognizer(

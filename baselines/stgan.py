@@ -1,0 +1,394 @@
+"""ST-GAN (Tieu et al. 2019, Section 3): the paper's anonymizer, and its ablation without the noise generator.
+
+Training has two stages, each through the shared loop (:func:`benchmark.training.train`: checkpoint per epoch,
+resume, seeds, DDP):
+
+1. **GN** (Section 3.3), a plain GAN (Goodfellow et al.) over single contours of its own subject group
+   (``gn_group``): an MLP maps a Gaussian seed ``(latent,)`` to one contour ``(2, P)``; its discriminator DN, an
+   MLP, sees real contours as positives. Trained with the usual non-saturating generator loss, then frozen.
+2. **G with DS and DT** (Section 3.4) on clips of ``clip`` frames of the ``train_group``: one seed per clip, GN's
+   contour copied to every frame (``Z_hat``), ``Y_hat = G(Y, Z_hat)`` frame by frame. Each step first updates DS
+   and DT on ``Y`` against ``Y_hat`` (Eqs. 2-3), then G on Eq. 8:
+   ``L(G) = L_S + L_T + L_Rec + alpha * L_Per`` with ``L_Rec = |Y - Y_hat|_1`` and ``L_Per = |Z_hat - Y_hat|_1``
+   (the paper writes ``Z`` in Eq. 7; the noise actually added is ``GN(Z)``). ``gan_loss = "paper"`` minimises
+   ``log(1 - D(G))`` as Eqs. 4-5 are written; ``"non-saturating"`` minimises ``-log D(G)`` instead.
+
+DT (Fig. 5b) is an LSTM over a clip's contours whose outputs at every step are concatenated, then FC -> sigmoid;
+the concatenation fixes its input length, hence training on clips. G works per frame, so any length anonymizes.
+
+``stgan-nogn`` (Fig. 7's ablation) replaces ``GN(Z)`` by a Gaussian seed of the contour's shape,
+``N(0, noise_std^2)`` per coordinate (units of the body height), copied to every frame; no GN is trained.
+
+Everything numeric that the paper does not give (layer widths, kernels, Adam with lr 2e-4 and betas
+(0.5, 0.999), epochs, clip length, batch sizes) is our choice, in :class:`STGANConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.base import TrainSource
+from baselines.contour_gan import (
+    ContourAnonymizer,
+    Generator,
+    SpatialDiscriminator,
+    clip_starts,
+    discriminator_loss,
+    gather_clips,
+    generator_adversarial_loss,
+    l1,
+    load_arrays,
+    sample_clips,
+    state_arrays,
+)
+from baselines.contour_space import POINTS, ContourSet, load_contours
+from benchmark.training import FitOptions, TrainSettings, distributed_env, train
+from benchmark.types import GaitSequence
+
+
+@dataclasses.dataclass(frozen=True)
+class STGANConfig:
+    """Settings of ST-GAN (paper values where it gives them: ``alpha``; the rest are ours)."""
+
+    alpha: float = 0.3
+    gn_group: str = "gn"
+    train_group: str = "stgan"
+    # GN: MLP generator latent -> hidden -> 2*hidden -> 2P; DN: 2P -> 2*hidden -> hidden/2 -> 1
+    latent: int = 64
+    gn_hidden: int = 256
+    gn_epochs: int = 4
+    gn_batch: int = 128
+    gn_lr: float = 2e-4
+    gn_frame_step: int = 2
+    # G, DS, DT
+    channels: tuple[int, ...] = (16, 32, 64)
+    ds_channels: tuple[int, ...] = (16, 32)
+    lstm_hidden: int = 32
+    clip: int = 16
+    batch: int = 8
+    epochs: int = 8
+    lr: float = 2e-4
+    gan_loss: str = "paper"
+    noise_std: float = 0.1
+    seed: int = 0
+    anonymize_batch: int = 256
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.alpha:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        for key in ("latent", "gn_hidden", "gn_batch", "gn_frame_step", "lstm_hidden", "clip", "batch",
+                    "anonymize_batch"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.gn_epochs < 0 or self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got gn_epochs={self.gn_epochs}, epochs={self.epochs}")
+        if not self.channels or POINTS % (2 ** len(self.channels)):
+            raise ValueError(f"channels {self.channels}: need 1..4 layers (2000 points halve that often)")
+        if len(self.ds_channels) != 2:
+            raise ValueError(f"ds_channels must have two widths, got {self.ds_channels}")
+        if self.gan_loss not in ("paper", "non-saturating"):
+            raise ValueError(f"gan_loss must be 'paper' or 'non-saturating', got {self.gan_loss!r}")
+        if not self.noise_std > 0:
+            raise ValueError(f"noise_std must be > 0, got {self.noise_std}")
+
+
+class NoiseGenerator(nn.Module):
+    """GN: seeds ``(B, latent)`` -> contours ``(B, 2, P)``."""
+
+    def __init__(self, latent: int, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 2 * hidden), nn.ReLU(),
+            nn.Linear(2 * hidden, 2 * POINTS),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, 2, POINTS)
+
+
+class NoiseDiscriminator(nn.Module):
+    """DN: contours ``(B, 2, P)`` -> logits ``(B,)``."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(2 * POINTS, 2 * hidden), nn.LeakyReLU(0.2), nn.Linear(2 * hidden, hidden // 2),
+            nn.LeakyReLU(0.2), nn.Linear(hidden // 2, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1)).squeeze(1)
+
+
+class TemporalDiscriminator(nn.Module):
+    """DT: clips ``(B, L, 2, P)`` -> logits ``(B,)``; LSTM outputs of all L steps concatenated -> FC."""
+
+    def __init__(self, clip: int, hidden: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(2 * POINTS, hidden, batch_first=True)
+        self.fc = nn.Linear(clip * hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x.flatten(2))  # (B, L, hidden)
+        return self.fc(out.flatten(1)).squeeze(1)
+
+
+def _adam(module: nn.Module, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=(0.5, 0.999))
+
+
+def _signature(name: str, stage: str, config: Any, data: ContourSet) -> dict[str, Any]:
+    keys = "\n".join(data.key(s) for s in range(len(data)))
+    import hashlib
+
+    return {
+        "anonymizer": name,
+        "stage": stage,
+        "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
+        "data": hashlib.sha256(keys.encode()).hexdigest()[:16],
+    }
+
+
+class GNTask:
+    """Stage 1: the plain GAN of GN over single contours."""
+
+    def __init__(self, name: str, config: STGANConfig, data: ContourSet) -> None:
+        self.name, self.config, self.data = name, config, data
+        self.frames = np.flatnonzero(data.valid)[:: config.gn_frame_step]
+        if not len(self.frames):
+            raise ValueError("GN's subject group has no frame with a contour")
+
+    def modules(self) -> dict[str, nn.Module]:
+        self.mods = {"gn": NoiseGenerator(self.config.latent, self.config.gn_hidden),
+                     "dn": NoiseDiscriminator(self.config.gn_hidden)}
+        return self.mods
+
+    def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        self.opt = {k: _adam(m, self.config.gn_lr) for k, m in modules.items()}
+        return self.opt
+
+    def plan(self, epoch: int, rng: np.random.Generator) -> Sequence[Any]:
+        order = rng.permutation(self.frames)
+        size = self.config.gn_batch
+        return [(order[i : i + size], int(rng.integers(2**31))) for i in range(0, len(order), size)]
+
+    def step(self, models: Mapping[str, nn.Module], batch: Any, device: torch.device) -> Mapping[str, float]:
+        index, seed = batch
+        real = torch.from_numpy(self.data.shapes[index].astype(np.float32)).to(device)  # (B, 2, P)
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(len(index), self.config.latent, generator=gen).to(device)
+        fake = models["gn"](z)
+        d_loss = discriminator_loss(models["dn"](real), models["dn"](fake.detach()))
+        self.opt["dn"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt["dn"].step()
+        g_loss = generator_adversarial_loss(models["dn"](fake), "non-saturating")
+        self.opt["gn"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt["gn"].step()
+        return {"d": float(d_loss.detach()), "g": float(g_loss.detach())}
+
+    def signature(self) -> Mapping[str, Any]:
+        return _signature(self.name, "gn", self.config, self.data)
+
+    opt: dict[str, torch.optim.Optimizer]
+    mods: dict[str, nn.Module]
+
+
+class STGANTask:
+    """Stage 2: G against DS and DT (Eqs. 2-8); ``noise(clips, seed)`` gives each clip's ``Z_hat`` ``(B, 2, P)``."""
+
+    def __init__(self, owner: STGAN, data: ContourSet, gn: nn.Module | None) -> None:
+        self.owner, self.config, self.data, self.gn = owner, owner.config, data, gn
+        self.starts = clip_starts(data, self.config.clip)
+
+    def modules(self) -> dict[str, nn.Module]:
+        c = self.config
+        mods: dict[str, nn.Module] = {
+            "g": Generator(c.channels),
+            "ds": SpatialDiscriminator(c.ds_channels),
+            "dt": TemporalDiscriminator(c.clip, c.lstm_hidden),
+        }
+        if self.gn is not None:
+            mods["gn"] = self.gn  # frozen: moved and checkpointed with the rest, never optimised
+        self.mods = mods
+        return mods
+
+    def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        self.opt = {k: _adam(modules[k], self.config.lr) for k in ("g", "ds", "dt")}
+        return self.opt
+
+    def plan(self, epoch: int, rng: np.random.Generator) -> Sequence[Any]:
+        return sample_clips(self.starts, self.config.batch, rng)
+
+    def step(self, models: Mapping[str, nn.Module], batch: Any, device: torch.device) -> Mapping[str, float]:
+        c = self.config
+        seqs, firsts, seed = batch
+        y = gather_clips(self.data, seqs, firsts, c.clip, device)  # (B, L, 2, P)
+        b, length = y.shape[:2]
+        with torch.no_grad():
+            z_hat = self.owner.training_noise(len(seqs), seed, models.get("gn"), device)  # (B, 2, P)
+        z_rep = z_hat[:, None].expand(b, length, 2, POINTS).reshape(b * length, 2, POINTS)
+        y_flat = y.reshape(b * length, 2, POINTS)
+        fake = models["g"](y_flat, z_rep)  # (B*L, 2, P)
+        fake_clips = fake.view(b, length, 2, POINTS)
+
+        ls_d = discriminator_loss(models["ds"](y_flat), models["ds"](fake.detach()))  # minus Eq. 2
+        lt_d = discriminator_loss(models["dt"](y), models["dt"](fake_clips.detach()))  # minus Eq. 3
+        for key, loss in (("ds", ls_d), ("dt", lt_d)):
+            self.opt[key].zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt[key].step()
+
+        parts = {
+            "S": generator_adversarial_loss(models["ds"](fake), c.gan_loss),  # Eq. 4
+            "T": generator_adversarial_loss(models["dt"](fake_clips), c.gan_loss),  # Eq. 5
+            "rec": l1(y_flat, fake),  # Eq. 6
+            "per": l1(z_rep, fake),  # Eq. 7
+        }
+        g_loss = parts["S"] + parts["T"] + parts["rec"] + c.alpha * parts["per"]  # Eq. 8
+        self.opt["g"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt["g"].step()
+        logs = {k: float(v.detach()) for k, v in parts.items()}
+        return {"G": float(g_loss.detach()), "DS": float(ls_d.detach()), "DT": float(lt_d.detach()), **logs}
+
+    def signature(self) -> Mapping[str, Any]:
+        return _signature(self.owner.name, "g", self.config, self.data)
+
+    opt: dict[str, torch.optim.Optimizer]
+    mods: dict[str, nn.Module]
+
+
+def _settings(config: STGANConfig, options: FitOptions, epochs: int, suffix: str, name: str) -> TrainSettings:
+    state = None
+    if options.state_path is not None:
+        state = Path(options.state_path)
+        state = state.with_name(state.name.replace(".state.pt", "") + f".{suffix}.state.pt")
+    return TrainSettings(epochs=epochs, seed=config.seed, device=options.device, state_path=state,
+                         progress=options.progress, stop_after=options.stop_after, name=name)
+
+
+class STGAN(ContourAnonymizer):
+    """ST-GAN: ``Y_hat = G(Y, GN(Z))`` with one GN contour per sequence (see the module docstring)."""
+
+    name = "stgan"
+    Config = STGANConfig
+    uses_gn = True
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.gn: NoiseGenerator | None = None
+        self.generator: Generator | None = None
+
+    def parameters(self) -> str:
+        return f"alpha={self.config.alpha:g}"
+
+    # -------------------------------------------------------------- noise
+
+    def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device) -> torch.Tensor:
+        """``Z_hat`` for ``n`` clips: GN of Gaussian seeds drawn from ``seed``."""
+        gen = torch.Generator().manual_seed(seed)
+        assert gn is not None
+        return gn(torch.randn(n, self.config.latent, generator=gen).to(device))
+
+    def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        assert self.gn is not None
+        z = torch.from_numpy(rng.standard_normal((1, self.config.latent)).astype(np.float32))
+        with torch.no_grad():
+            one = self.gn.cpu().eval()(z).numpy()[0]  # (2, P): z_hat_1
+        return np.broadcast_to(one, shapes.shape)  # copied to every frame (Section 3.3)
+
+    # -------------------------------------------------------------- training
+
+    def _log(self, options: FitOptions, text: str) -> None:
+        if options.progress and distributed_env()[0] == 0:
+            print(f"[{self.name}] {text}", file=sys.stderr)
+
+    def _load(self, source: TrainSource, group: str, options: FitOptions) -> ContourSet:
+        import time
+
+        began = time.perf_counter()
+        data = load_contours(source.root, source.subjects(group), views=source.views, workers=source.workers)
+        self._log(options, f"group {group!r}: {len(data)} sequences, {len(data.valid)} frames of "
+                           f"{len(set(data.subjects.tolist()))} subjects read in {time.perf_counter() - began:.1f} s")
+        return data
+
+    def _fit(self, source: TrainSource, options: FitOptions) -> dict[str, Any]:
+        c = self.config
+        figures: dict[str, Any] = {"groups": {}}
+        gn = None
+        if self.uses_gn:
+            gn_data = self._load(source, c.gn_group, options)
+            figures["groups"]["gn"] = sorted(set(gn_data.subjects.tolist()))
+            gn_task = GNTask(self.name, c, gn_data)
+            result = train(gn_task, _settings(c, options, c.gn_epochs, "gn", f"{self.name} GN"))
+            figures["gn"] = {"epochs": result.epochs, "seconds": round(result.seconds, 3),
+                             "final_losses": result.history[-1]["losses"] if result.history else {}}
+            if options.stop_after is not None and result.epochs < c.gn_epochs:
+                figures["finished"] = False
+                return figures
+            gn = gn_task.mods["gn"].cpu().eval().requires_grad_(False)
+            del gn_data
+        data = self._load(source, c.train_group, options)
+        figures["groups"]["g"] = sorted(set(data.subjects.tolist()))
+        task = STGANTask(self, data, gn)
+        result = train(task, _settings(c, options, c.epochs, "g", self.name))
+        self.gn = gn.cpu() if gn is not None else None  # type: ignore[assignment]
+        self.generator = task.mods["g"].cpu().eval()  # type: ignore[assignment]
+        figures.update(
+            epochs=result.epochs,
+            epoch_seconds=[round(h["seconds"], 3) for h in result.history],
+            final_losses=result.history[-1]["losses"] if result.history else {},
+            history=[h["losses"] for h in result.history],
+            device=result.device,
+            finished=result.epochs >= c.epochs,
+        )
+        return figures
+
+    # -------------------------------------------------------------- checkpoints
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if self.generator is None:
+            raise RuntimeError(f"{self.name} is not trained")
+        mods: dict[str, nn.Module] = {"g": self.generator}
+        if self.uses_gn:
+            assert self.gn is not None
+            mods["gn"] = self.gn
+        return state_arrays(mods), {}
+
+    def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+        c = self.config
+        mods: dict[str, nn.Module] = {"g": Generator(c.channels)}
+        if self.uses_gn:
+            mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden)
+        load_arrays(self.name, mods, arrays)
+        self.generator = mods["g"]  # type: ignore[assignment]
+        self.gn = mods.get("gn")  # type: ignore[assignment]
+
+
+class STGANNoGN(STGAN):
+    """The ablation of Fig. 7: ``Z_hat`` is a Gaussian seed ``N(0, noise_std^2)`` of the contour's shape."""
+
+    name = "stgan-nogn"
+    uses_gn = False
+
+    def parameters(self) -> str:
+        return f"alpha={self.config.alpha:g},noise_std={self.config.noise_std:g}"
+
+    def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        return (torch.randn(n, 2, POINTS, generator=gen) * self.config.noise_std).to(device)
+
+    def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        one = (rng.standard_normal((2, POINTS)) * self.config.noise_std).astype(np.float32)
+        return np.broadcast_to(one, shapes.shape)

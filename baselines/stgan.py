@@ -269,7 +269,7 @@ class STGANTask:
     mods: dict[str, nn.Module]
 
 
-def _settings(config: STGANConfig, options: FitOptions, epochs: int, suffix: str, name: str) -> TrainSettings:
+def _settings(config: Any, options: FitOptions, epochs: int, suffix: str, name: str) -> TrainSettings:
     state = None
     if options.state_path is not None:
         state = Path(options.state_path)

@@ -1,0 +1,256 @@
+"""ST-GAN, its ablation and the noise-gait baseline: contour form, losses, training, resume, outputs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.base import TrainSource, load_anonymizer
+from baselines.contour_gan import discriminator_loss, generator_adversarial_loss, l1
+from baselines.contour_space import (
+    POINTS,
+    from_network,
+    load_contours,
+    resample_closed,
+    silhouettes_to_network,
+    to_network,
+)
+from baselines.noise_gait import NoiseGait, NoiseGaitConfig, Pool
+from baselines.stgan import STGAN, STGANConfig, STGANNoGN
+from benchmark.contours import encode
+from benchmark.data.casia import CasiaB
+from benchmark.training import FitOptions
+from benchmark.types import GaitSequence
+from tests.conftest import write_casia_tree
+
+TINY = dict(
+    latent=8, gn_hidden=16, gn_epochs=2, gn_batch=16, gn_frame_step=1, channels=(4, 8, 8), ds_channels=(4, 4),
+    lstm_hidden=4, clip=4, batch=2, epochs=3, lr=2e-3,
+)
+TINY_NG = dict(channels=(4, 8, 8), ds_channels=(4, 4), clip=4, batch=2, epochs=3, lr=2e-3)
+OPTS = FitOptions(device="cpu", progress=False)
+
+
+# ------------------------------------------------------------------------------------------ contour form
+
+
+def test_resample_closed_square_by_hand() -> None:
+    # Square of side 2 (perimeter 8) from (0, 0): 8 points 1 apart along the edges, going (0,0)->(0,2)->(2,2)->(2,0).
+    square = np.array([[0, 0], [0, 2], [2, 2], [2, 0]], float)
+    got = resample_closed(square, 8)
+    want = [[0, 0], [0, 1], [0, 2], [1, 2], [2, 2], [2, 1], [2, 0], [1, 0]]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    np.testing.assert_array_equal(resample_closed(np.array([[3.0, 4.0]]), 3), [[3, 4]] * 3)
+    with pytest.raises(ValueError, match=r"shape \(m, 2\)"):
+        resample_closed(np.zeros((0, 2)))
+
+
+def test_to_network_frame_and_round_trip() -> None:
+    masks = np.zeros((2, 40, 30), bool)
+    masks[0, 10:30, 5:15] = True  # box rows 10..29, cols 5..14: contour box x 5..14, y 10..29
+    vectors, counts = encode(masks)
+    shapes, frame, valid = to_network(vectors, counts)
+    assert shapes.shape == (2, 2, POINTS) and valid.tolist() == [True, False]
+    np.testing.assert_allclose(frame[0], [9.5, 19.5, 19.0])  # centre of the box, height 29 - 10
+    np.testing.assert_array_equal(frame[1], 0)
+    assert shapes[0, 1].min() == pytest.approx(-0.5) and shapes[0, 1].max() == pytest.approx(0.5)
+    back_vec, back_counts = from_network(shapes, frame, valid)
+    assert back_counts.tolist() == [POINTS, 0]
+    pts = back_vec[0].reshape(-1, 2)
+    assert pts[:, 0].min() == pytest.approx(5) and pts[:, 0].max() == pytest.approx(14)
+    # Decoding gives the original rectangle back exactly.
+    sil_shapes, sil_frame, sil_valid = silhouettes_to_network(masks)
+    from baselines.contour_space import network_to_silhouettes
+
+    np.testing.assert_array_equal(network_to_silhouettes(sil_shapes, sil_frame, sil_valid, (40, 30)), masks)
+
+
+# ------------------------------------------------------------------------------------------ losses
+
+
+def _sig(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def test_losses_by_hand() -> None:
+    real, fake = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 1.0])
+    # minus Eq. 2: -(mean log D(real) + mean log(1 - D(fake)))
+    want = -((math.log(0.5) + math.log(_sig(2))) / 2 + (math.log(1 - _sig(-1)) + math.log(1 - _sig(1))) / 2)
+    assert float(discriminator_loss(real, fake)) == pytest.approx(want, rel=1e-6)
+    # Eq. 4 as written: mean log(1 - D(G)); the non-saturating form: -mean log D(G)
+    assert float(generator_adversarial_loss(fake, "paper")) == pytest.approx(
+        (math.log(1 - _sig(-1)) + math.log(1 - _sig(1))) / 2, rel=1e-6)
+    assert float(generator_adversarial_loss(fake, "non-saturating")) == pytest.approx(
+        -(math.log(_sig(-1)) + math.log(_sig(1))) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="gan_loss"):
+        generator_adversarial_loss(fake, "wgan")
+    assert float(l1(torch.tensor([1.0, -2.0]), torch.tensor([0.5, 1.0]))) == pytest.approx(1.75)
+
+
+def test_eq8_combines_the_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One STGANTask step: the logged G equals S + T + rec + alpha * per (Eq. 8) with the logged parts."""
+    from baselines.contour_space import ContourSet
+    from baselines.stgan import GNTask, STGANTask
+
+    rng = np.random.default_rng(0)
+    data = ContourSet(
+        shapes=rng.normal(0, 0.2, (8, 2, POINTS)).astype(np.float16), valid=np.ones(8, bool),
+        offsets=np.array([0, 4, 8]), subjects=np.array(["001", "002"]), conditions=np.array(["nm-01"] * 2),
+        views=np.array([90, 90]),
+    )
+    model = STGAN(STGANConfig(**{**TINY, "alpha": 0.4}))
+    gn = GNTask("stgan", model.config, data).modules()["gn"].requires_grad_(False)
+    task = STGANTask(model, data, gn)
+    mods = task.modules()
+    task.optimizers(mods)
+    logs = task.step(mods, task.plan(0, np.random.default_rng(1))[0], torch.device("cpu"))
+    assert logs["G"] == pytest.approx(logs["S"] + logs["T"] + logs["rec"] + 0.4 * logs["per"], rel=1e-5)
+    assert logs["S"] < 0 and logs["T"] < 0  # log(1 - D) of the paper's form
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("stgan") / "casia"
+    write_casia_tree(root, subjects=("001", "002", "003", "004", "005"), conditions=("nm-01", "nm-02"),
+                     views=(0, 90), frames=10, shape=(48, 36))
+    return root
+
+
+def _source(root: Path) -> TrainSource:
+    return TrainSource(root=root, groups={"gn": ["001", "002"], "stgan": ["003", "004"]}, workers=1)
+
+
+def _seq(root: Path, key: str) -> GaitSequence:
+    data = CasiaB(root)
+    return data.load(data.ref(key))
+
+
+def test_load_contours_groups_sequences(world: Path) -> None:
+    data = load_contours(world, ["003"], workers=1)
+    assert len(data) == 4 and data.lengths.tolist() == [10] * 4
+    assert [data.key(s) for s in range(4)] == ["003-nm-01-000", "003-nm-01-090", "003-nm-02-000", "003-nm-02-090"]
+    assert data.valid.all() and data.shapes.dtype == np.float16
+
+
+@pytest.fixture(scope="module")
+def trained(world: Path) -> STGAN:
+    return STGAN(STGANConfig(**TINY)).fit(_source(world), OPTS)  # type: ignore[return-value]
+
+
+def test_training_lowers_g_loss_and_changes_silhouettes(world: Path, trained: STGAN) -> None:
+    history = trained.training["history"]  # type: ignore[index]
+    assert len(history) == 3
+    assert history[-1]["rec"] < history[0]["rec"]  # G learns to reconstruct
+    seq = _seq(world, "005-nm-02-090")
+    out = trained.anonymize(seq, seed=1)
+    assert out.silhouettes.dtype == np.bool_ and out.silhouettes.shape == seq.silhouettes.shape
+    assert (out.silhouettes != seq.silhouettes).any()
+    np.testing.assert_array_equal(out.silhouettes, trained.anonymize(seq, seed=1).silhouettes)  # seeded
+
+
+def test_outputs_are_valid_silhouettes(world: Path, trained: STGAN) -> None:
+    """Decoded outputs are hole-free single regions (re-encoding and decoding them changes nothing)."""
+    from benchmark.contours import decode
+
+    out = trained.anonymize(_seq(world, "005-nm-01-000"), seed=3).silhouettes
+    np.testing.assert_array_equal(decode(*encode(out), out.shape[1:]), out)
+
+
+def test_checkpoint_round_trip(tmp_path: Path, world: Path, trained: STGAN) -> None:
+    path = trained.save(tmp_path / "st.npz")
+    back = load_anonymizer(path)
+    assert isinstance(back, STGAN) and back.config == trained.config and back.parameters() == "alpha=0.3"
+    seq = _seq(world, "005-nm-01-090")
+    np.testing.assert_array_equal(back.anonymize(seq, 7).silhouettes, trained.anonymize(seq, 7).silhouettes)
+
+
+def test_resume_equals_uninterrupted(tmp_path: Path, world: Path) -> None:
+    cfg = STGANConfig(**{**TINY, "epochs": 2, "gn_epochs": 1})
+    whole = STGAN(cfg).fit(_source(world), FitOptions(device="cpu", progress=False, state_path=tmp_path / "a.state.pt"))
+    cut = STGAN(cfg)
+    cut.fit(_source(world), FitOptions(device="cpu", progress=False, state_path=tmp_path / "b.state.pt", stop_after=1))
+    assert cut.training["finished"] is False  # type: ignore[index]
+    resumed = STGAN(cfg).fit(_source(world), FitOptions(device="cpu", progress=False,
+                                                         state_path=tmp_path / "b.state.pt"))
+    a, _ = whole.state()
+    b, _ = resumed.state()
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_nogn_ablation_trains_without_gn(world: Path) -> None:
+    model = STGANNoGN(STGANConfig(**{**TINY, "epochs": 1})).fit(_source(world), OPTS)
+    arrays, _ = model.state()
+    assert not any(k.startswith("gn.") for k in arrays)
+    assert "gn" not in model.training  # type: ignore[operator]
+    out = model.anonymize(_seq(world, "005-nm-01-000"))
+    assert out.silhouettes.shape == (10, 48, 36)
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        STGANConfig(alpha=-0.1)
+    with pytest.raises(ValueError, match="gan_loss"):
+        STGANConfig(gan_loss="hinge")
+    with pytest.raises(ValueError, match="beta"):
+        NoiseGaitConfig(beta=-1)
+    with pytest.raises(ValueError, match="no subject group 'gn'"):
+        STGAN().fit(TrainSource(root=Path("."), groups={"stgan": ["001"]}), OPTS)
+
+
+# ------------------------------------------------------------------------------------------ noise gait
+
+
+def test_pool_selection_rule_by_hand() -> None:
+    # walks: 0: A nm-01 @90 len 5; 1: B nm-01 @90 len 8; 2: C nm-01 @90 len 6; 3: C nm-02 @90 len 4; 4: B @0 len 7
+    lengths = [5, 8, 6, 4, 7]
+    pool = Pool(
+        shapes=np.zeros((sum(lengths), 2, POINTS), np.float16),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]),
+        subjects=("A", "B", "C", "C", "B"), conditions=("nm-01", "nm-01", "nm-01", "nm-02", "nm-01"),
+        views=(90, 90, 90, 90, 0),
+    )
+    assert pool.choose("A", 90, 7) == 1  # B (8) and C (6) are both 1 frame off: the smaller subject id, B
+    assert pool.choose("C", 90, 6) == 0  # only A (5) and B (8) remain: A is nearer
+    assert pool.choose("B", 90, 5) == 0  # A has length 5 exactly
+    assert pool.choose("A", 36, 7) == 4  # no pool walk at 36: nearest view 0 (|36-0| < |36-90|)
+    assert pool.choose("A", 45, 7) == 4  # 45 is as far from 0 as from 90: the smaller view wins
+    frames = pool.noise_frames(0, np.array([0, 4, 5, 12]))  # walk 0 has 5 frames: i mod 5
+    assert frames.shape == (4, 2, POINTS)
+    with pytest.raises(ValueError, match="no subject other than"):
+        Pool(np.zeros((1, 2, POINTS), np.float16), np.array([0, 1]), ("A",), ("nm-01",), (90,)).choose("A", 90, 1)
+
+
+def test_noise_gait_trains_and_round_trips(tmp_path: Path, world: Path) -> None:
+    model = NoiseGait(NoiseGaitConfig(**TINY_NG)).fit(_source(world), OPTS)
+    history = model.training["history"]  # type: ignore[index]
+    assert history[-1]["rec"] < history[0]["rec"]
+    seq = _seq(world, "005-nm-02-090")
+    assert model.noise_source(seq) in {"003-nm-01-090", "004-nm-01-090"}
+    out = model.anonymize(seq)
+    assert out.silhouettes.dtype == np.bool_ and (out.silhouettes != seq.silhouettes).any()
+    back = load_anonymizer(model.save(tmp_path / "ng.npz"))
+    assert isinstance(back, NoiseGait) and back.pool is not None and len(back.pool.subjects) == 4
+    np.testing.assert_array_equal(back.anonymize(seq).silhouettes, out.silhouettes)
+
+
+def test_colour_output_uses_eq9(world: Path, trained: STGAN) -> None:
+    """Frames in both silhouettes keep the original pixel; frames outside both take the background."""
+    seq = _seq(world, "005-nm-01-090")
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (*seq.silhouettes.shape, 3), dtype=np.uint8)
+    background = np.full((*seq.shape, 3), 7, np.uint8)
+    out = trained.anonymize(seq.replace(frames=frames, background=background), seed=0)
+    assert out.frames is not None
+    both = out.silhouettes & seq.silhouettes
+    neither = ~out.silhouettes & ~seq.silhouettes
+    np.testing.assert_array_equal(out.frames[both], frames[both])
+    assert (out.frames[neither] == 7).all()

@@ -45,15 +45,31 @@ def _encoder(channels: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def low_pass(x: torch.Tensor, harmonics: int) -> torch.Tensor:
+    """Keep the lowest ``harmonics`` Fourier components of closed curves ``(..., P)`` (0 = unchanged).
+
+    A contour is periodic in its point index; truncating its spectrum gives a smooth closed curve through the
+    same overall shape (harmonic 0 is the mean point).
+    """
+    if harmonics <= 0:
+        return x
+    spec = torch.fft.rfft(x, dim=-1)
+    spec[..., harmonics + 1 :] = 0
+    return torch.fft.irfft(spec, n=x.shape[-1], dim=-1)
+
+
 class Generator(nn.Module):
     """G(Y, Z_hat): ``(B, 2, P)`` original and noise contours -> ``(B, 2, P)`` anonymized contour.
 
     Each encoder halves the length ``len(channels)`` times (P = 2000 -> 250 with three layers); the sum of the two
-    codes is decoded by transposed convolutions back to P points. ReLU activations, a linear output.
+    codes is decoded by transposed convolutions back to P points. ReLU activations, a linear output. **Our
+    choice:** the output keeps its lowest ``harmonics`` Fourier components (:func:`low_pass`), so a generated
+    contour is a smooth closed curve rather than 2000 independently jittering points.
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64)) -> None:
+    def __init__(self, channels: Sequence[int] = (16, 32, 64), harmonics: int = 0) -> None:
         super().__init__()
+        self.harmonics = harmonics
         self.enc_y = _encoder(channels)
         self.enc_z = _encoder(channels)
         layers: list[nn.Module] = []
@@ -66,7 +82,7 @@ class Generator(nn.Module):
 
     def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         h = self.enc_y(y) + self.enc_z(z)  # (B, C, P / 2^k): the merge by sum
-        return self.dec(h)  # (B, 2, P)
+        return low_pass(self.dec(h), self.harmonics)  # (B, 2, P)
 
 
 class SpatialDiscriminator(nn.Module):

@@ -40,6 +40,7 @@ from baselines.contour_gan import (
     generator_adversarial_loss,
     l1,
     load_arrays,
+    low_pass,
     sample_clips,
     state_arrays,
 )
@@ -58,11 +59,12 @@ class NoiseGaitConfig:
     train_group: str = "stgan"
     pool_conditions: tuple[str, ...] = ("nm-01",)
     channels: tuple[int, ...] = (16, 32, 64)
+    harmonics: int = 48
     ds_channels: tuple[int, ...] = (16, 32)
     clip: int = 16
     batch: int = 8
     epochs: int = 8
-    lr: float = 2e-4
+    lr: float = 1e-3
     gan_loss: str = "paper"
     seed: int = 0
     anonymize_batch: int = 256
@@ -133,7 +135,8 @@ class NoiseGaitTask:
                       for s in range(len(data))]
 
     def modules(self) -> dict[str, nn.Module]:
-        self.mods = {"g": Generator(self.config.channels), "ds": SpatialDiscriminator(self.config.ds_channels)}
+        c = self.config
+        self.mods = {"g": Generator(c.channels, c.harmonics), "ds": SpatialDiscriminator(c.ds_channels)}
         return dict(self.mods)
 
     def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
@@ -151,7 +154,7 @@ class NoiseGaitTask:
                                 for s, f in zip(seqs, firsts, strict=True)])
         n = torch.from_numpy(noise).to(device)  # (B*L, 2, P)
         fake = models["g"](y, n)
-        d_loss = discriminator_loss(models["ds"](y), models["ds"](fake.detach()))
+        d_loss = discriminator_loss(models["ds"](low_pass(y, c.harmonics)), models["ds"](fake.detach()))
         self.opt["ds"].zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt["ds"].step()
@@ -228,7 +231,7 @@ class NoiseGait(ContourAnonymizer):
         return arrays, extra
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
-        g = Generator(self.config.channels)
+        g = Generator(self.config.channels, self.config.harmonics)
         load_arrays(self.name, {"g": g}, {k: v for k, v in arrays.items() if k.startswith("g.")})
         try:
             meta = extra["pool"]

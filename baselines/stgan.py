@@ -47,6 +47,7 @@ from baselines.contour_gan import (
     generator_adversarial_loss,
     l1,
     load_arrays,
+    low_pass,
     sample_clips,
     state_arrays,
 )
@@ -71,12 +72,13 @@ class STGANConfig:
     gn_frame_step: int = 2
     # G, DS, DT
     channels: tuple[int, ...] = (16, 32, 64)
+    harmonics: int = 48
     ds_channels: tuple[int, ...] = (16, 32)
     lstm_hidden: int = 32
     clip: int = 16
     batch: int = 8
     epochs: int = 8
-    lr: float = 2e-4
+    lr: float = 1e-3
     gan_loss: str = "paper"
     noise_std: float = 0.1
     seed: int = 0
@@ -104,15 +106,16 @@ class STGANConfig:
 class NoiseGenerator(nn.Module):
     """GN: seeds ``(B, latent)`` -> contours ``(B, 2, P)``."""
 
-    def __init__(self, latent: int, hidden: int) -> None:
+    def __init__(self, latent: int, hidden: int, harmonics: int = 0) -> None:
         super().__init__()
+        self.harmonics = harmonics
         self.net = nn.Sequential(
             nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 2 * hidden), nn.ReLU(),
             nn.Linear(2 * hidden, 2 * POINTS),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, 2, POINTS)
+        return low_pass(self.net(z).view(-1, 2, POINTS), self.harmonics)
 
 
 class NoiseDiscriminator(nn.Module):
@@ -168,7 +171,7 @@ class GNTask:
             raise ValueError("GN's subject group has no frame with a contour")
 
     def modules(self) -> dict[str, nn.Module]:
-        self.mods = {"gn": NoiseGenerator(self.config.latent, self.config.gn_hidden),
+        self.mods = {"gn": NoiseGenerator(self.config.latent, self.config.gn_hidden, self.config.harmonics),
                      "dn": NoiseDiscriminator(self.config.gn_hidden)}
         return self.mods
 
@@ -184,6 +187,7 @@ class GNTask:
     def step(self, models: Mapping[str, nn.Module], batch: Any, device: torch.device) -> Mapping[str, float]:
         index, seed = batch
         real = torch.from_numpy(self.data.shapes[index].astype(np.float32)).to(device)  # (B, 2, P)
+        real = low_pass(real, self.config.harmonics)
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(len(index), self.config.latent, generator=gen).to(device)
         fake = models["gn"](z)
@@ -214,7 +218,7 @@ class STGANTask:
     def modules(self) -> dict[str, nn.Module]:
         c = self.config
         mods: dict[str, nn.Module] = {
-            "g": Generator(c.channels),
+            "g": Generator(c.channels, c.harmonics),
             "ds": SpatialDiscriminator(c.ds_channels),
             "dt": TemporalDiscriminator(c.clip, c.lstm_hidden),
         }
@@ -242,8 +246,10 @@ class STGANTask:
         fake = models["g"](y_flat, z_rep)  # (B*L, 2, P)
         fake_clips = fake.view(b, length, 2, POINTS)
 
-        ls_d = discriminator_loss(models["ds"](y_flat), models["ds"](fake.detach()))  # minus Eq. 2
-        lt_d = discriminator_loss(models["dt"](y), models["dt"](fake_clips.detach()))  # minus Eq. 3
+        # The discriminators see real contours through G's low-pass, so pixel staircases do not give fakes away.
+        real = low_pass(y, c.harmonics)
+        ls_d = discriminator_loss(models["ds"](real.flatten(0, 1)), models["ds"](fake.detach()))  # minus Eq. 2
+        lt_d = discriminator_loss(models["dt"](real), models["dt"](fake_clips.detach()))  # minus Eq. 3
         for key, loss in (("ds", ls_d), ("dt", lt_d)):
             self.opt[key].zero_grad(set_to_none=True)
             loss.backward()
@@ -368,9 +374,9 @@ class STGAN(ContourAnonymizer):
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         c = self.config
-        mods: dict[str, nn.Module] = {"g": Generator(c.channels)}
+        mods: dict[str, nn.Module] = {"g": Generator(c.channels, c.harmonics)}
         if self.uses_gn:
-            mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden)
+            mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden, c.harmonics)
         load_arrays(self.name, mods, arrays)
         self.generator = mods["g"]  # type: ignore[assignment]
         self.gn = mods.get("gn")  # type: ignore[assignment]

@@ -63,7 +63,7 @@ class NoiseGaitConfig:
     ds_channels: tuple[int, ...] = (16, 32)
     clip: int = 16
     batch: int = 8
-    epochs: int = 8
+    epochs: int = 12
     lr: float = 1e-3
     gan_loss: str = "paper"
     seed: int = 0

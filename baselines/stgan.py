@@ -77,7 +77,7 @@ class STGANConfig:
     lstm_hidden: int = 32
     clip: int = 16
     batch: int = 8
-    epochs: int = 8
+    epochs: int = 12
     lr: float = 1e-3
     gan_loss: str = "paper"
     noise_std: float = 0.1

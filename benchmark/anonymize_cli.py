@@ -77,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True, help="PNG of the strips")
     s.add_argument("--xor", help="also a PNG of original vs the first anonymized silhouettes (Fig. 18)")
     s.add_argument("--frames", type=positive_int, default=8, help="frames per row (default 8)")
+    s.add_argument("--whole-frames", action="store_true", help="show whole frames instead of crops around the person")
     s.set_defaults(func=cmd_strips)
 
 
@@ -156,7 +157,8 @@ def cmd_strips(args: argparse.Namespace) -> int:
 
     original = _load_key(args.original, args.key)
     rows = [("original", original)] + [(label, _load_key(root, args.key)) for label, root in args.anonymized]
-    print(f"wrote {write_png(args.out, frame_strips(rows, n=args.frames))}")
+    crop = not args.whole_frames
+    print(f"wrote {write_png(args.out, frame_strips(rows, n=args.frames, crop=crop))}")
     if args.xor:
-        print(f"wrote {write_png(Path(args.xor), xor_strip(original, rows[1][1], n=args.frames))}")
+        print(f"wrote {write_png(Path(args.xor), xor_strip(original, rows[1][1], n=args.frames, crop=crop))}")
     return 0

@@ -28,19 +28,62 @@ def spaced_frames(num_frames: int, n: int) -> list[int]:
     return [int(i) for i in np.linspace(0, num_frames - 1, n).round()]
 
 
-def _tiles(seq: GaitSequence, picks: Sequence[int], colour: bool) -> np.ndarray:
-    bad = [i for i in picks if not 0 <= i < seq.num_frames]
-    if bad:
-        raise ValueError(f"frame {bad[0]} is out of range for {seq.key}, which has {seq.num_frames} frames")
+def person_box(masks: Sequence[np.ndarray], margin: float = 0.1) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)``: a box of aspect 1:2 (width:height) around the union of ``masks`` ``bool (H, W)``.
+
+    The union's bounding box grows by ``margin`` of its height on every side and widens (or heightens) to 1:2
+    about its centre, then is shifted (and at worst cut) to lie inside the frame. None when all masks are empty.
+    """
+    union = np.logical_or.reduce([np.asarray(m, bool) for m in masks])
+    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
+    if not len(rows):
+        return None
+    h_img, w_img = union.shape
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    pad = margin * (y1 - y0)
+    height = max(y1 - y0 + 2 * pad, 2 * (x1 - x0 + 2 * pad))
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    box_h, box_w = min(h_img, int(round(height))), min(w_img, int(round(height / 2)))
+    top = int(np.clip(round(cy - box_h / 2), 0, h_img - box_h))
+    left = int(np.clip(round(cx - box_w / 2), 0, w_img - box_w))
+    return top, top + box_h, left, left + box_w
+
+
+def _image(seq: GaitSequence, i: int, colour: bool) -> np.ndarray:
     if colour:
-        return np.concatenate([seq.frames[i] for i in picks], axis=1)  # type: ignore[index]
-    return np.repeat(np.concatenate([seq.silhouettes[i] for i in picks], axis=1)[..., None], 3, axis=2) * np.uint8(
-        255
-    )
+        return seq.frames[i]  # type: ignore[index]
+    return np.repeat(seq.silhouettes[i][..., None], 3, axis=2) * np.uint8(255)
+
+
+def _crop(image: np.ndarray, box: tuple[int, int, int, int] | None, size: tuple[int, int]) -> np.ndarray:
+    """``image`` cut to ``box`` and resized to ``size`` ``(H, W)``; the whole frame when ``box`` is None."""
+    if box is not None:
+        image = image[box[0] : box[1], box[2] : box[3]]
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def _tiles(
+    seqs: Sequence[GaitSequence], picks: Sequence[int], colour: bool, crop: bool
+) -> list[np.ndarray]:
+    """Per sequence, its frames ``picks`` side by side; with ``crop``, each column cut around the person in
+    every row at that frame (the same box for all rows, so rows compare pixel for pixel)."""
+    for seq in seqs:
+        bad = [i for i in picks if not 0 <= i < seq.num_frames]
+        if bad:
+            raise ValueError(f"frame {bad[0]} is out of range for {seq.key}, which has {seq.num_frames} frames")
+    h, w = seqs[0].shape
+    size = (h, max(1, h // 2)) if crop else (h, w)
+    rows: list[list[np.ndarray]] = [[] for _ in seqs]
+    for i in picks:
+        box = person_box([s.silhouettes[i] for s in seqs]) if crop else None
+        for r, seq in enumerate(seqs):
+            image = _image(seq, i, colour)
+            rows[r].append(_crop(image, box, size) if crop else image)
+    return [np.concatenate(r, axis=1) for r in rows]
 
 
 def frame_strips(
-    rows: Sequence[tuple[str, GaitSequence]], frames: Sequence[int] | None = None, n: int = 8
+    rows: Sequence[tuple[str, GaitSequence]], frames: Sequence[int] | None = None, n: int = 8, *, crop: bool = True
 ) -> np.ndarray:
     """One labelled row of frames per sequence, e.g. ``[("original", a), ("stgan", b)]`` (Figs. 8 and 17).
 
@@ -51,11 +94,14 @@ def frame_strips(
     frames : list of int, optional
         0-based frame indices shown in every row; default ``n`` evenly spaced ones per row.
     n : int
-        Frames per row when ``frames`` is None.
+        Frames per row when ``frames`` is None (spread over the shortest row).
+    crop : bool
+        Cut each column around the person (:func:`person_box` over all rows at that frame) to ``H x H // 2``
+        tiles, as the paper's figures do; False shows whole frames (tiles ``H x W``).
 
     Returns
     -------
-    ndarray, uint8 (len(rows) * H, LABEL_WIDTH + k * W, 3)
+    ndarray, uint8 (len(rows) * H, LABEL_WIDTH + k * tile width, 3)
         RGB; colour frames when every row has them, else silhouettes white on black; labels in the left margin.
     """
     if not rows:
@@ -65,9 +111,9 @@ def frame_strips(
         if seq.shape != size:
             raise ValueError(f"row {label!r} ({seq.key}) has frames of {seq.shape}, the first row {size}")
     colour = all(seq.frames is not None for _, seq in rows)
+    picks = spaced_frames(min(seq.num_frames for _, seq in rows), n) if frames is None else list(frames)
     out = []
-    for label, seq in rows:
-        strip = _tiles(seq, spaced_frames(seq.num_frames, n) if frames is None else list(frames), colour)
+    for (label, _), strip in zip(rows, _tiles([seq for _, seq in rows], picks, colour, crop), strict=True):
         margin = np.zeros((size[0], LABEL_WIDTH, 3), np.uint8)
         cv2.putText(margin, label, (4, size[0] // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                     cv2.LINE_AA)
@@ -75,22 +121,24 @@ def frame_strips(
     return np.concatenate(out, axis=0)
 
 
-def xor_strip(original: GaitSequence, anonymized: GaitSequence, n: int = 8) -> np.ndarray:
+def xor_strip(original: GaitSequence, anonymized: GaitSequence, n: int = 8, *, crop: bool = True) -> np.ndarray:
     """Where the anonymized silhouette differs from the original (Fig. 18), ``n`` evenly spaced frames.
 
     Colour key (RGB, :data:`XOR_COLOURS`): white ``(255, 255, 255)`` = person in both, red ``(255, 0, 0)``
     = only in the original, light blue ``(0, 160, 255)`` = only in the anonymized, black = in neither.
 
+    ``crop`` cuts each frame around both silhouettes as :func:`frame_strips` does (resized with area
+    averaging, so a tile pixel is "in" a silhouette when more than half of what it covers is).
+
     Returns
     -------
-    ndarray, uint8 (H, n * W, 3)
+    ndarray, uint8 (H, n * tile width, 3)
     """
     if original.silhouettes.shape != anonymized.silhouettes.shape:
         raise ValueError(f"silhouettes of {original.key} {original.silhouettes.shape} and of the anonymized "
                          f"{anonymized.key} {anonymized.silhouettes.shape} differ in shape")
     picks = spaced_frames(original.num_frames, n)
-    a = np.concatenate([original.silhouettes[i] for i in picks], axis=1)
-    b = np.concatenate([anonymized.silhouettes[i] for i in picks], axis=1)
+    a, b = (t[..., 0] > 127 for t in _tiles([original, anonymized], picks, False, crop))
     image = np.zeros((*a.shape, 3), np.uint8)
     for mask, key in ((a & b, "both"), (a & ~b, "original"), (~a & b, "anonymized")):
         image[mask] = XOR_COLOURS[key]

@@ -23,7 +23,7 @@ from benchmark.data.casia import CasiaB
 from benchmark.registry import ANONYMIZERS, Entry
 from benchmark.synth.world import write_video
 from benchmark.types import GaitSequence
-from reports.strips import XOR_COLOURS, frame_strips, xor_strip
+from reports.strips import XOR_COLOURS, frame_strips, person_box, xor_strip
 
 SUBJECTS = ("001", "002", "003", "004", "005")
 SHAPE = (48, 64)
@@ -187,21 +187,31 @@ def test_xor_strip_colours() -> None:
     # Hand-made 1-frame 4x4 case: rows are (both, original only, anonymized only, neither).
     a = np.array([[1, 1, 0, 0]] * 2 + [[0, 0, 0, 0]] * 2, bool)[None]
     b = np.array([[1, 0, 1, 0]] * 2 + [[0, 0, 0, 0]] * 2, bool)[None]
-    img = xor_strip(GaitSequence("001", "nm-05", 90, a), GaitSequence("001", "nm-05", 90, b), n=1)
+    img = xor_strip(GaitSequence("001", "nm-05", 90, a), GaitSequence("001", "nm-05", 90, b), n=1, crop=False)
     w, r, u, k = (255, 255, 255), (255, 0, 0), (0, 160, 255), (0, 0, 0)
     expected = np.array([[w, r, u, k], [w, r, u, k], [k, k, k, k], [k, k, k, k]], np.uint8)
     np.testing.assert_array_equal(img, expected)
     assert XOR_COLOURS["anonymized"] == u
 
 
+def test_person_box_by_hand() -> None:
+    mask = np.zeros((100, 80), bool)
+    mask[20:60, 30:40] = True  # rows 20..59, cols 30..39: height 40 -> pad 4 -> 48 high, 24 wide about (40, 35)
+    assert person_box([mask]) == (16, 64, 23, 47)
+    wide = np.zeros((100, 80), bool)
+    wide[50:60, 0:60] = True  # 10 x 60: width 60 + 2 * 1 -> height 124, cut to the frame: 100 x 62, shifted inside
+    assert person_box([wide]) == (0, 100, 0, 62)
+    assert person_box([np.zeros((5, 5), bool)]) is None
+
+
 def test_frame_strips_size_and_content(source: Path) -> None:
     data = CasiaB(source)
     colour = data.load(data.ref("001-nm-05-090"), frames=True)
     plain = data.load(data.ref("002-nm-05-090"))
-    img = frame_strips([("original", colour), ("b", colour), ("c", colour)], n=5)
+    img = frame_strips([("original", colour), ("b", colour), ("c", colour)], n=5, crop=False)
     assert img.shape == (3 * 48, 120 + 5 * 64, 3) and img.dtype == np.uint8
     np.testing.assert_array_equal(img[48:96, 120 + 4 * 64 :], colour.frames[5])  # type: ignore[index]
-    img = frame_strips([("original", colour), ("silhouettes", plain)], frames=[1, 3])
+    img = frame_strips([("original", colour), ("silhouettes", plain)], frames=[1, 3], crop=False)
     assert img.shape == (96, 120 + 2 * 64, 3)
     np.testing.assert_array_equal(img[48:, 120 + 64 :, 0], plain.silhouettes[3] * np.uint8(255))
     assert (img[:48, :120] > 128).sum() > 30 and img[48:, :120].max() > 128  # both labels were drawn
@@ -214,9 +224,9 @@ def test_cli_strips(source: Path, tmp_path: Path, capsys) -> None:
     argv = ["strips", "--original", str(source), "--anonymized", f"shift={out}", "--key", "005-nm-05-090",
             "--out", str(png), "--xor", str(xor), "--frames", "3"]
     assert main(argv) == 0
-    assert np.asarray(cv2.imread(str(png))).shape == (2 * 48, 120 + 3 * 64, 3)
+    assert np.asarray(cv2.imread(str(png))).shape == (2 * 48, 120 + 3 * 24, 3)  # cropped tiles: H x H/2
     bgr = np.asarray(cv2.imread(str(xor)))
-    assert bgr.shape == (48, 3 * 64, 3)
+    assert bgr.shape == (48, 3 * 24, 3)
     red, blue = np.all(bgr == (0, 0, 255), axis=2), np.all(bgr == (255, 160, 0), axis=2)
     assert red.any() and blue.any()  # the silhouettes moved 2 px: a red and a blue edge
     argv[argv.index("005-nm-05-090")] = "005-nm-05-000"

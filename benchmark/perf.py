@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,12 @@ def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> 
     case("colorize (Eq. 9), 1 core", lambda: colorize(rgb, background, sil, anon, workers=1), frames, 1_000)
     case("colorize (Eq. 9), all cores", lambda: colorize(rgb, background, sil, anon), frames, 2_000)
     case("normalise 64x64 + GEI, 1 core", lambda: silops.gei(silops.normalize(sil, 64, 64)), frames, 10_000)
+    if not only or any(k in "anonymize stgan" for k in only):
+        stgan = _stgan_with_random_weights()
+        if stgan is not None:
+            plain = seqs[0].replace(frames=None, background=None)
+            case("anonymize stgan: silhouettes", lambda: stgan.anonymize(plain), frames, 200)
+            case("anonymize stgan: silhouettes + Eq. 9 colour", lambda: stgan.anonymize(seqs[0]), frames, 200)
     if not only or any(k in "tree read cache reload" for k in only):
         with tempfile.TemporaryDirectory() as tmp:
             root = tree
@@ -96,6 +103,24 @@ def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> 
             cache.load_normalized(root, cache_dir=cache_dir)
             case("decoded cache reload", lambda: cache.load_normalized(root, cache_dir=cache_dir), total, 50_000)
     return rows
+
+
+def _stgan_with_random_weights() -> Any:
+    """ST-GAN with its default architecture and freshly initialised weights (the speed of a trained one); None
+    without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    from baselines.contour_gan import Generator
+    from baselines.stgan import STGAN, NoiseGenerator
+
+    torch.manual_seed(0)
+    model = STGAN()
+    c = model.config
+    model.generator, model.gn = Generator(c.channels, c.harmonics), NoiseGenerator(c.latent, c.gn_hidden, c.harmonics)
+    model.training = {}
+    return model
 
 
 def register(sub: argparse._SubParsersAction) -> None:

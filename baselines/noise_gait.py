@@ -47,6 +47,7 @@ from baselines.contour_gan import (
 from baselines.contour_space import POINTS, ContourSet, load_contours
 from baselines.stgan import _adam, _settings, _signature
 from benchmark.checkpoints import CheckpointError
+from benchmark.results import format_parameters
 from benchmark.training import FitOptions, distributed_env, train
 from benchmark.types import GaitSequence
 
@@ -186,7 +187,7 @@ class NoiseGait(ContourAnonymizer):
         self.pool: Pool | None = None
 
     def parameters(self) -> str:
-        return f"beta={self.config.beta:g}"
+        return format_parameters({"beta": f"{self.config.beta:g}"})
 
     def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         assert self.pool is not None

@@ -52,6 +52,7 @@ from baselines.contour_gan import (
     state_arrays,
 )
 from baselines.contour_space import POINTS, ContourSet, load_contours
+from benchmark.results import format_parameters
 from benchmark.training import FitOptions, TrainSettings, distributed_env, train
 from benchmark.types import GaitSequence
 
@@ -297,7 +298,7 @@ class STGAN(ContourAnonymizer):
         self.generator: Generator | None = None
 
     def parameters(self) -> str:
-        return f"alpha={self.config.alpha:g}"
+        return format_parameters({"alpha": f"{self.config.alpha:g}"})
 
     # -------------------------------------------------------------- noise
 
@@ -389,7 +390,7 @@ class STGANNoGN(STGAN):
     uses_gn = False
 
     def parameters(self) -> str:
-        return f"alpha={self.config.alpha:g},noise_std={self.config.noise_std:g}"
+        return format_parameters({"alpha": f"{self.config.alpha:g}", "noise_std": f"{self.config.noise_std:g}"})
 
     def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)

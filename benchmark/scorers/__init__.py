@@ -1,0 +1,27 @@
+"""Naturalness scorers. Each is declared in ``benchmark.registry.SCORERS`` below.
+
+Declarations only (no torch or OpenCV import here): ``gaitbench ls scorers`` lists them cheaply; the registry
+imports a scorer's module when it is used. ``level`` says what one item is (``frame``: does the walker look
+like a person; ``video``: does the clip look like someone walking) and ``offline`` whether it runs with what
+the install ships (False: it needs a weights file on disk, see :class:`benchmark.scorers.base.MissingWeightsError`).
+
+Other scorers (``frame-yolo``, ``video-pytorchvideo``, the suite's own synthetic-action model) are declared
+here by their own lines when their modules are added.
+"""
+
+from benchmark.registry import SCORERS
+
+SCORERS.add(
+    "frame-hog",
+    "benchmark.scorers.hog:HOGScorer",
+    "OpenCV's pretrained Dalal-Triggs HOG pedestrian SVM on the walker's box; best margin -> logistic",
+    level="frame",
+    offline=True,
+)
+SCORERS.add(
+    "video-resnext101",
+    "benchmark.scorers.resnext:ResNeXtScorer",
+    "3D ResNeXt-101 (Hara et al.) on 16-frame clips; P('walk') with the HMDB-51 fine-tuned weights",
+    level="video",
+    offline=False,
+)

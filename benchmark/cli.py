@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.synth.cli",
     "benchmark.recognize_cli",
     "benchmark.anonymize_cli",
+    "benchmark.score_cli",
 )
 
 

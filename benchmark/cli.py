@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.recognize_cli",
     "benchmark.anonymize_cli",
     "benchmark.score_cli",
+    "benchmark.action_cli",
 )
 
 

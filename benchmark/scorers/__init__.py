@@ -25,3 +25,11 @@ SCORERS.add(
     level="video",
     offline=False,
 )
+SCORERS.add(
+    "video-synth",
+    "benchmark.scorers.action:SynthActionScorer",
+    "gaitbench's synthetic-action 3D CNN (walk/run/stand/jump/turn) on 16-frame clips; P('walk'); weights made "
+    "offline by `gaitbench action-model`, trained on rendered actions, never on anonymized data",
+    level="video",
+    offline=True,
+)

@@ -20,7 +20,7 @@ DEFAULT_EPOCHS = 30
 
 
 def _default_out() -> Path:
-    from benchmark.synth.body import cache_root
+    from benchmark.io import cache_root
 
     return cache_root() / "weights" / "synth-action.pt"
 
@@ -69,9 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_action_model(args: argparse.Namespace) -> int:
     from benchmark.evaluate import write_run_record
+    from benchmark.io import cache_root
     from benchmark.scorers.action import TrainConfig, print_report, train_action_model
     from benchmark.synth.actions import generate_actions
-    from benchmark.synth.body import cache_root
 
     if not 0.0 <= args.holdout < 1.0:
         raise ValueError(f"--holdout must lie in [0, 1), got {args.holdout}")

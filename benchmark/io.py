@@ -1,4 +1,5 @@
-"""File writing that never leaves a half-written file behind: write to a temporary sibling, then rename."""
+"""Files: writing that never leaves a half-written file behind (write to a temporary sibling, then rename), and
+where gaitbench keeps its caches."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+
+def cache_root() -> Path:
+    """gaitbench's cache folder: ``$GAITBENCH_CACHE`` or ``~/.cache/gaitbench``."""
+    return Path(os.environ.get("GAITBENCH_CACHE") or Path.home() / ".cache" / "gaitbench").expanduser()
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.data.casia import SEQUENCE_NAME_RE, CasiaB, condition_order
+from benchmark.io import cache_root
 from benchmark.silhouettes import MIN_FOREGROUND_PIXELS, gei, normalize_uint8
 from benchmark.types import GaitSequence
 
@@ -177,8 +178,7 @@ class Sequences:
 
 def default_cache_dir() -> Path:
     """Where decoded silhouettes are kept: ``$GAITBENCH_CACHE/normalized`` (default ``~/.cache/gaitbench``)."""
-    root = os.environ.get("GAITBENCH_CACHE") or Path.home() / ".cache" / "gaitbench"
-    return Path(root).expanduser() / "normalized"
+    return cache_root() / "normalized"
 
 
 def load_sequences(

@@ -43,10 +43,9 @@ import torch
 from torch import nn
 
 from benchmark import __version__
-from benchmark.io import atomic_path
+from benchmark.io import atomic_path, cache_root
 from benchmark.scorers.base import MissingWeightsError, Scorer
 from benchmark.scorers.resnext import clip_indices
-from benchmark.synth.body import cache_root
 from benchmark.training import TrainSettings, select_device, train
 from benchmark.types import check_frames
 

@@ -42,8 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.io import cache_root
 from benchmark.scorers.base import MissingWeightsError, Scorer
-from benchmark.synth.body import cache_root
 from benchmark.types import check_frames
 
 CLIP_LENGTH = 16

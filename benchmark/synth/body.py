@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.io import cache_root
+
 # Bones whose skinning weight decides a vertex's body region (colours, coat, hair).
 _REGION_BONES: dict[str, tuple[str, ...]] = {
     "head": ("head", "neck01", "neck02", "neck03", "eye.L", "eye.R"),
@@ -36,11 +38,6 @@ _REGION_BONES: dict[str, tuple[str, ...]] = {
 REGIONS: tuple[str, ...] = ("head", "torso", "upperarm", "lowerarm", "hand", "hips", "upperleg",
                             "lowerleg", "foot")
 PHENOTYPES: tuple[str, ...] = ("gender", "age", "muscle", "weight", "height", "proportions")
-
-
-def cache_root() -> Path:
-    """gaitbench's cache folder: ``$GAITBENCH_CACHE`` or ``~/.cache/gaitbench``."""
-    return Path(os.environ.get("GAITBENCH_CACHE") or Path.home() / ".cache" / "gaitbench").expanduser()
 
 
 def configure_cache() -> Path:

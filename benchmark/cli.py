@@ -19,6 +19,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.anonymize_cli",
     "benchmark.score_cli",
     "benchmark.action_cli",
+    "benchmark.run_cli",
+    "benchmark.survey_cli",
+    "benchmark.report_cli",
+    "benchmark.gate_cli",
 )
 
 

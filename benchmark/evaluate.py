@@ -16,22 +16,17 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import platform
-import subprocess
-import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from benchmark import __version__
+from benchmark import shard
 from benchmark.protocol import Protocol
+from benchmark.record import git_hash, run_record, write_run_record  # noqa: F401 (moved; importable from here)
 from benchmark.results import Row, per_view_table
 from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix, wilson_interval
 
@@ -157,6 +152,9 @@ def evaluate_recognizer(
 ) -> tuple[list[Row], list[dict[str, Any]]]:
     """Score one recognizer on the gallery and every probe condition of ``sets``.
 
+    Under torchrun (an initialised ``torch.distributed`` process group) the embeddings and distances are computed
+    in shards over the ranks and gathered (:mod:`benchmark.shard`); every rank returns the same, full result.
+
     Returns
     -------
     rows : list of Row
@@ -167,15 +165,19 @@ def evaluate_recognizer(
     """
     evaluator = evaluator or rec.name
     views = sorted(set(sets.gallery.views.tolist())) if views is None else list(views)
-    gallery = rec.embed(sets.gallery)
+
+    def compare(g: Embedding, p: Embedding) -> np.ndarray:
+        return shard.compare(rec, g, p)
+
+    gallery = shard.embed(rec, sets.gallery)
     rows: list[Row] = []
     records: list[dict[str, Any]] = []
     for condition, probe_data in sets.probes.items():
-        probes = rec.embed(probe_data)
+        probes = shard.embed(rec, probe_data)
         base: dict[str, Any] = {"method": method, "parameters": parameters, "evaluator": evaluator,
                                 "condition": condition}
         per_view = same_view_hits(
-            rec.compare, gallery, probes, sets.gallery.subjects, probe_data.subjects, views, ks
+            compare, gallery, probes, sets.gallery.subjects, probe_data.subjects, views, ks
         )
         for v, hits in per_view.items():
             rows += _rate_rows(hits, view=v, base=base)
@@ -187,7 +189,7 @@ def evaluate_recognizer(
         distance = np.zeros((len(probes), len(gallery)))
         for v in np.unique(probes.views):
             r = probes.views == v
-            distance[r] = rec.compare(gallery, probes.subset(np.flatnonzero(r)))
+            distance[r] = compare(gallery, probes.subset(np.flatnonzero(r)))
         for k in ks:
             acc, n = view_matrix(
                 distance, probe_data.subjects, probe_data.views, sets.gallery.subjects, sets.gallery.views, views, k
@@ -226,42 +228,3 @@ def format_tables(frame: pd.DataFrame, ks: Sequence[int] = (1, 3)) -> str:
                 table = per_view_table(sel)
                 parts.append(f"{title} top-{k} accuracy (%), probes: {method}\n{table.to_string()}")
     return "\n\n".join(parts)
-
-
-def git_hash(path: str | os.PathLike[str] | None = None) -> str | None:
-    """The commit of the working tree holding ``path`` (``+dirty`` when modified); None outside git."""
-    folder = Path(path or Path(__file__).parent)
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder, capture_output=True, text=True,
-            check=True, timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
-
-
-def run_record(**fields: Any) -> dict[str, Any]:
-    """A record of a run for ``<results>.run.json``: the given fields plus versions, git hash, command, time."""
-    import scipy
-
-    versions = {"gaitbench": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                "scipy": scipy.__version__, "pandas": pd.__version__}
-    if "torch" in sys.modules:
-        versions["torch"] = sys.modules["torch"].__version__
-    return {
-        **fields,
-        "versions": versions,
-        "git": git_hash(),
-        "command": sys.argv,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
-def write_run_record(path: str | os.PathLike[str], **fields: Any) -> None:
-    from benchmark.io import write_json
-
-    write_json(path, json.loads(json.dumps(run_record(**fields), default=str)))

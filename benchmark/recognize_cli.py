@@ -56,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Gallery: the protocol's gallery conditions of the test subjects from --gallery (clean). "
         "Probes: its probe conditions from --probes (the clean tree or an anonymized copy in the same layout). "
         "Writes a tidy results table, the cross-view matrices (RESULTS.view_matrix.csv) and a run record "
-        "(RESULTS.run.json), and prints per-view tables.",
+        "(RESULTS.run.json), and prints per-view tables. Under torchrun (torchrun --nproc_per_node N -m "
+        "benchmark.cli evaluate ...) the embeddings and distances are computed in shards over the N processes "
+        "(Gloo on CPUs, NCCL on GPUs) and rank 0 writes the same table as one process would.",
     )
     p.add_argument("--ckpt", action="append", required=True, help="recognizer checkpoint (repeat for several)")
     p.add_argument("--gallery", required=True, help="clean CASIA-B tree (also defines the protocol's split)")
@@ -98,18 +100,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from benchmark.training import distributed_env, process_group
+
+    if distributed_env()[2] == 1:
+        return _evaluate(args, args.device, rank=0, world=1)
+    # Under torchrun every rank runs this command; evaluate_recognizer shards the work, rank 0 writes.
+    with process_group(args.device) as (device, rank, world):
+        return _evaluate(args, str(device), rank=rank, world=world)
+
+
+def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -> int:
     from benchmark.evaluate import (
         MATRIX_COLUMNS,
         check_recognizer_data,
         evaluate_recognizer,
         format_tables,
         load_eval_sets,
-        write_run_record,
     )
     from benchmark.io import atomic_path
     from benchmark.protocol import load_protocol
+    from benchmark.record import write_run_record
     from benchmark.registry import RECOGNIZERS
     from benchmark.results import write_csv
+    from benchmark.shard import rank_zero_first
     from recognizers.base import load_recognizer
     from recognizers.data import default_cache_dir
 
@@ -117,7 +130,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     probes_root = args.probes or args.gallery
     same = Path(probes_root).resolve() == Path(args.gallery).resolve()
     method = args.method or ("identity" if same else Path(probes_root).name)
-    recs = [load_recognizer(path).to(args.device) for path in args.ckpt]
+    recs = [load_recognizer(path).to(device) for path in args.ckpt]
     names = [r.name for r in recs]
     if len(set(names)) != len(names):
         raise ValueError(f"two checkpoints of the same recognizer ({names}); evaluate them in separate runs")
@@ -128,20 +141,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for rec, path in zip(recs, args.ckpt, strict=True):
         began = time.perf_counter()
         if rec.spec not in sets_by_spec:
-            sets_by_spec[rec.spec] = load_eval_sets(
-                args.gallery, probes_root, protocol, rec.spec, cache_dir=cache, workers=args.workers
-            )
+            with rank_zero_first():  # rank 0 fills the decoded cache, the others then read it
+                sets_by_spec[rec.spec] = load_eval_sets(
+                    args.gallery, probes_root, protocol, rec.spec, cache_dir=cache, workers=args.workers
+                )
         sets = sets_by_spec[rec.spec]
         check_recognizer_data(rec, sets.test_subjects, args.gallery)
         pairwise = RECOGNIZERS.entry(rec.name).meta.get("pairwise", False)
-        cross = args.cross_view == "yes" or (args.cross_view == "auto" and not (pairwise and _on_cpu(args.device)))
+        cross = args.cross_view == "yes" or (args.cross_view == "auto" and not (pairwise and _on_cpu(device)))
         r, m = evaluate_recognizer(
             rec, sets, method=method, parameters=args.parameters, views=protocol.views, ks=args.k, cross_view=cross
         )
         rows += r
         records += m
-        if not args.quiet:
-            print(f"[evaluate] {rec.name} ({path}): {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        if not args.quiet and rank == 0:
+            shards = f" in {world} processes" if world > 1 else ""
+            print(f"[evaluate] {rec.name} ({path}): {time.perf_counter() - began:.1f} s{shards}", file=sys.stderr)
+    if rank != 0:
+        return 0
     frame = write_csv(rows, args.out)
     out = Path(args.out)
     if records:
@@ -156,6 +173,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         method=method,
         parameters=args.parameters,
         checkpoints=[{"path": str(p), **r.meta()} for p, r in zip(args.ckpt, recs, strict=True)],
+        processes=world,
     )
     print(format_tables(frame, args.k))
     return 0

@@ -1,5 +1,8 @@
 """Command ``gaitbench score``: naturalness scores of a dataset and, against its original, realism metrics.
 
+:func:`score_dataset` is the library function behind it (``gaitbench run`` calls it too); the command adds
+the selection from a protocol, the method read from ``anonymization.json``, the CSV and the run record.
+
 Rows written (one tidy table, :mod:`benchmark.results`; ``k`` is 0 throughout), per condition type (``nm``,
 ``bg``, ``cl``) and view, plus ``view = -1`` over all views of the condition type:
 
@@ -26,6 +29,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
     from benchmark.data.casia import CasiaB, SequenceRef
     from benchmark.protocol import Protocol
     from benchmark.results import Row
+    from benchmark.scorers.base import Scorer
+    from recognizers.base import Recognizer
 
 TEMPORAL_METRIC = "temporal_change_ratio"
 TEMPORAL_EVALUATOR = "silhouettes"
@@ -246,14 +252,144 @@ def _device(text: str) -> str:
     return str(select_device(text))
 
 
+@dataclasses.dataclass(frozen=True)
+class ScoreResult:
+    """What :func:`score_dataset` found.
+
+    Attributes
+    ----------
+    rows : list of Row
+        The tidy rows (module docstring).
+    sequences : int
+        Sequences scored.
+    temporal_undefined : tuple of str
+        Keys of sequences left out of ``temporal_change_ratio``: their original silhouettes never change.
+    """
+
+    rows: list[Row]
+    sequences: int
+    temporal_undefined: tuple[str, ...] = ()
+
+
+def score_dataset(
+    data: str | os.PathLike[str],
+    *,
+    subjects: Sequence[str],
+    conditions: Sequence[str],
+    views: Sequence[int],
+    method: str,
+    parameters: str = "",
+    scorers: Sequence[Scorer] = (),
+    original: str | os.PathLike[str] | None = None,
+    recognizers: Sequence[Recognizer] = (),
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> ScoreResult:
+    """Naturalness rows of the selected sequences of ``data`` and, against ``original``, realism rows.
+
+    Parameters
+    ----------
+    data : path
+        Dataset to score: CASIA-B tree, synthetic world or anonymized folder (:class:`CasiaB` reads it).
+    subjects, conditions, views
+        The selection, as for :meth:`CasiaB.index` (conditions like ``nm-05``; views in degrees).
+    method, parameters
+        What the rows are labelled with (``parameters`` as ``key=value;...``).
+    scorers : list of Scorer
+        Ready scorers (configured, on their device); each needs the colour frames of every selected sequence.
+    original : path, optional
+        The clean dataset ``data`` was made from: adds ``temporal_change_ratio`` rows, and ``frechet`` rows for
+        every recognizer of ``recognizers`` (ready, on their device; at most one per recognizer name).
+    cache_dir, workers
+        Decoded-silhouette cache and decoding processes for the recognizers.
+    progress : bool
+        Progress lines on stderr.
+
+    Returns
+    -------
+    ScoreResult
+        Raises ``ValueError`` before any scoring when the selection is empty, a sequence has no original, or a
+        scorer lacks colour frames.
+    """
+    from benchmark.data.casia import CasiaB
+    from benchmark.scorers.realism import temporal_consistency
+
+    names = [s.name for s in scorers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a scorer is named twice in {names}")
+    if recognizers and original is None:
+        raise ValueError("recognizers compare embeddings of the data with those of the original: pass original")
+    if not scorers and original is None:
+        raise ValueError("nothing to score: give scorers and/or the original dataset")
+    source = CasiaB(data)
+    subjects, conditions, views = list(subjects), list(conditions), sorted({int(v) for v in views})
+    refs = source.index(subjects, conditions, views)
+    if not refs:
+        raise ValueError(f"no sequences in {source.root} for subjects {subjects[:6]}{' ...' * (len(subjects) > 6)}, "
+                         f"conditions {conditions}, views {views}")
+    clean = CasiaB(original) if original is not None else None
+    originals = {}
+    if clean is not None:
+        originals = {r.key: r for r in clean.index(subjects, conditions, views)}
+        absent = [r.key for r in refs if r.key not in originals]
+        if absent:
+            raise ValueError(
+                f"sequence {absent[0]} of {source.root} has no original in {clean.root} (missing folder or no "
+                f"PNG frames){f'; {len(absent) - 1} more are missing' if len(absent) > 1 else ''}"
+            )
+    if scorers:
+        _check_frames(source, refs, names)
+
+    began, last = time.perf_counter(), 0.0
+    scores: dict[str, dict[tuple[str, int], list[float]]] = {s.name: {} for s in scorers}
+    ratios: dict[tuple[str, int], list[float]] = {}
+    undefined: list[str] = []
+    for i, ref in enumerate(refs):
+        seq = source.load(ref, frames=bool(scorers))
+        group = (seq.condition_type, seq.view)
+        for scorer in scorers:
+            scores[scorer.name].setdefault(group, []).append(scorer.score(seq).value)
+        if clean is not None:
+            orig = clean.load(originals[ref.key])
+            try:
+                ratio = temporal_consistency(orig.silhouettes, seq.silhouettes)["ratio"]
+            except ValueError as exc:
+                raise ValueError(f"sequence {ref.key} of {source.root} vs {clean.root}: {exc}") from None
+            if math.isfinite(ratio):
+                ratios.setdefault(group, []).append(ratio)
+            else:
+                undefined.append(ref.key)
+        now = time.perf_counter() - began
+        if progress and (now - last >= 1.0 or i + 1 == len(refs)):
+            last = now
+            print(f"[score] {i + 1}/{len(refs)} sequences, {now:.1f} s", file=sys.stderr)
+    if undefined and progress:
+        print(f"[score] {len(undefined)} sequence(s) left out of {TEMPORAL_METRIC}: their original silhouettes "
+              f"never change, so the ratio is undefined (e.g. {', '.join(undefined[:3])})", file=sys.stderr)
+
+    base = {"method": method, "parameters": parameters}
+    rows: list[Row] = []
+    for scorer in scorers:
+        rows += mean_rows(scores[scorer.name], bounds=(0.0, 1.0),
+                          base={**base, "evaluator": scorer.name, "metric": f"{scorer.level}_score"})
+    if original is not None:
+        rows += mean_rows(ratios, bounds=(0.0, math.inf),
+                          base={**base, "evaluator": TEMPORAL_EVALUATOR, "metric": TEMPORAL_METRIC})
+        if recognizers:
+            rows += frechet_rows(recognizers, data, original, refs, conditions, views, base,
+                                 cache_dir=cache_dir, workers=workers, progress=progress)
+    return ScoreResult(rows, len(refs), tuple(undefined))
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from benchmark.config import load_toml
-    from benchmark.data.casia import CasiaB
-    from benchmark.evaluate import write_run_record
     from benchmark.protocol import load_protocol
+    from benchmark.record import write_run_record
     from benchmark.registry import SCORERS, load_plugin_declarations
     from benchmark.results import write_csv
-    from benchmark.scorers.realism import temporal_consistency
+    from recognizers.base import load_recognizer
+    from recognizers.data import default_cache_dir
 
     load_plugin_declarations()
     names = list(args.scorer)
@@ -273,26 +409,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     record = _read_record(Path(args.data))
     method, parameters = _method(args, record)
     protocol = load_protocol(args.protocol)
-    data = CasiaB(args.data)
     subjects = _subjects(args, protocol, record)
     conditions = args.conditions or [c for conds in protocol.probes.values() for c in conds]
     views = sorted({int(v) for v in args.views}) if args.views else list(protocol.views)
-    refs = data.index(subjects, conditions, views)
-    if not refs:
-        raise ValueError(f"no sequences in {data.root} for subjects {subjects[:6]}{' ...' * (len(subjects) > 6)}, "
-                         f"conditions {conditions}, views {views}")
-    original = CasiaB(args.original) if args.original is not None else None
-    originals = {}
-    if original is not None:
-        originals = {r.key: r for r in original.index(subjects, conditions, views)}
-        absent = [r.key for r in refs if r.key not in originals]
-        if absent:
-            raise ValueError(
-                f"sequence {absent[0]} of {data.root} has no original in {original.root} (missing folder or no "
-                f"PNG frames){f'; {len(absent) - 1} more are missing' if len(absent) > 1 else ''}"
-            )
-    if names:
-        _check_frames(data, refs, names)
 
     device = _device(args.device) if names or args.recognizer else "cpu"
     scorers = []
@@ -300,45 +419,15 @@ def cmd_score(args: argparse.Namespace) -> int:
         cls = SCORERS.get(name)
         config = load_toml(cls.Config, configs[name]) if name in configs else None
         scorers.append(cls(config).to(device))
+    recs = [load_recognizer(path).to(device) for path in args.recognizer]
 
-    began, last = time.perf_counter(), 0.0
-    scores: dict[str, dict[tuple[str, int], list[float]]] = {s.name: {} for s in scorers}
-    ratios: dict[tuple[str, int], list[float]] = {}
-    undefined: list[str] = []
-    for i, ref in enumerate(refs):
-        seq = data.load(ref, frames=bool(scorers))
-        group = (seq.condition_type, seq.view)
-        for scorer in scorers:
-            scores[scorer.name].setdefault(group, []).append(scorer.score(seq).value)
-        if original is not None:
-            orig = original.load(originals[ref.key])
-            try:
-                ratio = temporal_consistency(orig.silhouettes, seq.silhouettes)["ratio"]
-            except ValueError as exc:
-                raise ValueError(f"sequence {ref.key} of {data.root} vs {original.root}: {exc}") from None
-            if math.isfinite(ratio):
-                ratios.setdefault(group, []).append(ratio)
-            else:
-                undefined.append(ref.key)
-        now = time.perf_counter() - began
-        if not args.quiet and (now - last >= 1.0 or i + 1 == len(refs)):
-            last = now
-            print(f"[score] {i + 1}/{len(refs)} sequences, {now:.1f} s", file=sys.stderr)
-    if undefined:
-        print(f"[score] {len(undefined)} sequence(s) left out of {TEMPORAL_METRIC}: their original silhouettes "
-              f"never change, so the ratio is undefined (e.g. {', '.join(undefined[:3])})", file=sys.stderr)
-
-    base = {"method": method, "parameters": parameters}
-    rows: list[Row] = []
-    for scorer in scorers:
-        rows += mean_rows(scores[scorer.name], bounds=(0.0, 1.0),
-                          base={**base, "evaluator": scorer.name, "metric": f"{scorer.level}_score"})
-    if original is not None:
-        rows += mean_rows(ratios, bounds=(0.0, math.inf),
-                          base={**base, "evaluator": TEMPORAL_EVALUATOR, "metric": TEMPORAL_METRIC})
-    recognizers = _frechet(args, refs, conditions, views, rows, base) if args.recognizer else []
-
-    frame = write_csv(rows, args.out)
+    began = time.perf_counter()
+    result = score_dataset(
+        args.data, subjects=subjects, conditions=conditions, views=views, method=method, parameters=parameters,
+        scorers=scorers, original=args.original, recognizers=recs, cache_dir=args.cache or default_cache_dir(),
+        workers=args.workers, progress=not args.quiet,
+    )
+    frame = write_csv(result.rows, args.out)
     out = Path(args.out)
     write_run_record(
         out.with_name(out.stem + ".run.json"),
@@ -348,53 +437,59 @@ def cmd_score(args: argparse.Namespace) -> int:
         method=method,
         parameters=parameters,
         selection={"subjects": sorted(subjects), "conditions": list(conditions), "views": views},
-        sequences=len(refs),
+        sequences=result.sequences,
         scorers=[{"name": s.name, "level": s.level, "label": s.label,
                   "config": json.loads(json.dumps(dataclasses.asdict(s.config), default=str))}
                  for s in scorers],
-        recognizers=recognizers,
-        temporal_undefined=undefined,
+        recognizers=[{"path": str(p), **r.meta()} for p, r in zip(args.recognizer, recs, strict=True)],
+        temporal_undefined=list(result.temporal_undefined),
         seconds=round(time.perf_counter() - began, 3),
     )
     print(format_score_tables(frame))
     return 0
 
 
-def _frechet(
-    args: argparse.Namespace,
+def frechet_rows(
+    recognizers: Sequence[Recognizer],
+    data: str | os.PathLike[str],
+    original: str | os.PathLike[str],
     refs: Sequence[SequenceRef],
     conditions: Sequence[str],
     views: Sequence[int],
-    rows: list[Row],
     base: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """Append ``frechet`` rows for every ``--recognizer``; returns their run-record entries."""
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[Row]:
+    """``frechet`` rows of every recognizer: its embeddings of ``refs`` in ``data`` against ``original``.
+
+    Per condition type and view, and over all views of the condition type (``view = -1``; the distance of the
+    pooled sets). Condition types with fewer than 2 sequences on either side are left out.
+    """
     import numpy as np
 
     from benchmark.results import Row
     from benchmark.scorers.realism import embedding_frechet
-    from recognizers.base import load_recognizer
-    from recognizers.data import Sequences, default_cache_dir, load_sequences
+    from recognizers.data import Sequences, load_sequences
 
-    recs = [load_recognizer(path).to(_device(args.device)) for path in args.recognizer]
-    rec_names = [r.name for r in recs]
+    rec_names = [r.name for r in recognizers]
     if len(set(rec_names)) != len(rec_names):
         raise ValueError(f"two checkpoints of the same recognizer ({rec_names}); score them in separate runs")
-    cache = args.cache or default_cache_dir()
     subjects = sorted({r.subject for r in refs})
     keys = {r.key for r in refs}
     loaded: dict[Any, tuple[Sequences, Sequences]] = {}
 
-    def load(root: str, spec: Any) -> Sequences:
-        seqs = load_sequences(root, spec, subjects=subjects, conditions=conditions, views=views, cache_dir=cache,
-                              workers=args.workers)
+    def load(root: str | os.PathLike[str], spec: Any) -> Sequences:
+        seqs = load_sequences(root, spec, subjects=subjects, conditions=conditions, views=views, cache_dir=cache_dir,
+                              workers=workers)
         return seqs.subset(np.asarray([seqs.key(i) in keys for i in range(len(seqs))], bool))
 
-    entries = []
-    for rec, path in zip(recs, args.recognizer, strict=True):
+    rows = []
+    for rec in recognizers:
         began = time.perf_counter()
         if rec.spec not in loaded:
-            loaded[rec.spec] = (load(args.original, rec.spec), load(args.data, rec.spec))
+            loaded[rec.spec] = (load(original, rec.spec), load(data, rec.spec))
         orig, anon = loaded[rec.spec]
         for condition in sorted(set(anon.condition_types.tolist())):
             pair = orig.subset(orig.condition_types == condition), anon.subset(anon.condition_types == condition)
@@ -404,8 +499,6 @@ def _frechet(
             for view, (value, n) in sorted(distances.items(), key=lambda kv: (kv[0] == -1, kv[0])):
                 rows.append(Row(evaluator=rec.name, metric=FRECHET_METRIC, condition=condition, view=view,
                                 value=value, n=n, **base))
-        entries.append({"path": str(path), **rec.meta()})
-        if not args.quiet:
-            print(f"[score] {FRECHET_METRIC} with {rec.name} ({path}): {time.perf_counter() - began:.1f} s",
-                  file=sys.stderr)
-    return entries
+        if progress:
+            print(f"[score] {FRECHET_METRIC} with {rec.name}: {time.perf_counter() - began:.1f} s", file=sys.stderr)
+    return rows

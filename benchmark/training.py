@@ -24,6 +24,7 @@ torch is imported inside the functions, so importing this module (e.g. to build 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -31,7 +32,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -246,24 +247,37 @@ def train(task: Task, settings: TrainSettings) -> TrainResult:
 
     Modules are left on the device in eval mode, with the weights of the last finished epoch.
     """
+    with process_group(settings.device) as (device, rank, world):
+        return _train(task, settings, device, rank, world)
+
+
+@contextlib.contextmanager
+def process_group(device: str = "auto") -> Iterator[tuple[torch.device, int, int]]:
+    """This process's device, rank and world size; under torchrun (``WORLD_SIZE > 1``) also the process group.
+
+    A single process gets :func:`select_device` of ``device`` and never touches ``torch.distributed``. Under
+    torchrun each rank uses ``cuda:LOCAL_RANK`` when GPUs are present and ``device`` is not ``cpu`` (backend
+    NCCL), else the CPU (Gloo). A group initialised here is destroyed on leaving; one that already exists is
+    reused and left alone.
+    """
     import torch
     import torch.distributed as dist
 
     rank, local_rank, world = distributed_env()
-    own_group = world > 1 and not dist.is_initialized()
-    if world > 1:
-        if settings.device not in ("auto", "cuda", "cpu") and not settings.device.startswith("cuda"):
-            raise ValueError(f"device {settings.device!r} is not supported under DDP")
-        use_cuda = torch.cuda.is_available() and settings.device != "cpu"
-        device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
-        if use_cuda:
-            torch.cuda.set_device(device)
-        if own_group:
-            dist.init_process_group("nccl" if use_cuda else "gloo")
-    else:
-        device = select_device(settings.device)
+    if world == 1:
+        yield select_device(device), rank, world
+        return
+    if device not in ("auto", "cuda", "cpu") and not device.startswith("cuda"):
+        raise ValueError(f"device {device!r} is not supported under DDP")
+    use_cuda = torch.cuda.is_available() and device != "cpu"
+    dev = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(dev)
+    own_group = not dist.is_initialized()
+    if own_group:
+        dist.init_process_group("nccl" if use_cuda else "gloo")
     try:
-        return _train(task, settings, device, rank, world)
+        yield dev, rank, world
     finally:
         if own_group:
             dist.destroy_process_group()

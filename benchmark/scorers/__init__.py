@@ -4,9 +4,6 @@ Declarations only (no torch or OpenCV import here): ``gaitbench ls scorers`` lis
 imports a scorer's module when it is used. ``level`` says what one item is (``frame``: does the walker look
 like a person; ``video``: does the clip look like someone walking) and ``offline`` whether it runs with what
 the install ships (False: it needs a weights file on disk, see :class:`benchmark.scorers.base.MissingWeightsError`).
-
-Other scorers (``frame-yolo``, ``video-pytorchvideo``, the suite's own synthetic-action model) are declared
-here by their own lines when their modules are added.
 """
 
 from benchmark.registry import SCORERS
@@ -32,4 +29,19 @@ SCORERS.add(
     "offline by `gaitbench action-model`, trained on rendered actions, never on anonymized data",
     level="video",
     offline=True,
+)
+SCORERS.add(
+    "frame-yolo",
+    "benchmark.scorers.yolo:YOLOScorer",
+    "ultralytics YOLO detector (local weights: yolov8n.pt, or yolov3u.pt as the paper's YOLOv3); best P('person') "
+    "per frame",
+    level="frame",
+    offline=False,
+)
+SCORERS.add(
+    "video-pytorchvideo",
+    "benchmark.scorers.hub_video:PyTorchVideoScorer",
+    "pytorchvideo Kinetics-400 model (x3d_s default; slow_r50, x3d_m, x3d_xs); P(walking the dog + marching + jogging)",
+    level="video",
+    offline=False,
 )

@@ -94,9 +94,9 @@ def crop(frames: np.ndarray, size: int, x0: int | None = None) -> np.ndarray:
     return frames[..., y0 : y0 + size, x0 : x0 + size, :]
 
 
-def normalise(clips: np.ndarray) -> np.ndarray:
-    """uint8 clips ``(..., T, S, S, 3)`` -> ``float32 (..., 3, T, S, S)``: ``(x / 255 - mean) / std`` per channel."""
-    x = (clips.astype(np.float32) / 255.0 - np.asarray(MEAN_RGB, np.float32)) / np.asarray(STD_RGB, np.float32)
+def normalise(clips: np.ndarray, mean: Sequence[float] = MEAN_RGB, std: Sequence[float] = STD_RGB) -> np.ndarray:
+    """Clips ``(..., T, S, S, 3)`` of 0..255 values -> ``float32 (..., 3, T, S, S)``: ``(x / 255 - mean) / std``."""
+    x = (clips.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return np.ascontiguousarray(np.moveaxis(x, -1, -4))
 
 

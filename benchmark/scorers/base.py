@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import importlib
 import math
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -73,6 +75,54 @@ class MissingWeightsError(FileNotFoundError):
 
     def __str__(self) -> str:
         return self.message
+
+
+def find_weights(
+    configured: str | os.PathLike[str] | None,
+    *,
+    filename: str,
+    env_var: str,
+    default_dir: Path,
+    source: str = "",
+    config_key: str = "weights",
+) -> Path:
+    """The weights file a scorer reads: ``configured``, else ``$env_var``, else ``default_dir / filename``.
+
+    Raises :class:`MissingWeightsError` (naming the file, the config key, the variable and the folder) when the
+    chosen file does not exist; nothing is ever downloaded.
+    """
+    env = os.environ.get(env_var)
+    given = Path(configured) if configured is not None else (Path(env) if env else None)
+    path = (given or default_dir / filename).expanduser()
+    if not path.is_file():
+        raise MissingWeightsError(
+            filename,
+            config_key=config_key,
+            env_var=env_var,
+            default_dir=default_dir,
+            tried=path if given is not None else None,
+            source=source,
+        )
+    return path
+
+
+#: a torch/torchvision pair that works together on the CPU (torchvision wheels must match their torch build)
+TORCH_PAIR = "torch==2.14.1 torchvision==0.29.1"
+
+
+def import_extra(module: str, *, scorer: str, extra: str) -> Any:
+    """Import ``module`` from an optional extra; ``ImportError`` saying what to install when it is absent or broken.
+
+    A torchvision built for another torch fails at import with ``RuntimeError`` (e.g. ``operator
+    torchvision::nms does not exist``); that, too, becomes the install hint.
+    """
+    try:
+        return importlib.import_module(module)
+    except (ImportError, RuntimeError, OSError) as exc:
+        raise ImportError(
+            f"scorer {scorer!r} needs {module!r}, which cannot be imported ({type(exc).__name__}: {exc}); install a "
+            f"matching torch/torchvision pair and the extra: pip install {TORCH_PAIR} && pip install -e '.[{extra}]'"
+        ) from exc
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -167,6 +217,9 @@ class Scorer(abc.ABC):
         return SequenceScore.of(self.score_frames(frames, seq.silhouettes))
 
     def to(self, device: str) -> Scorer:
-        """Run on ``device`` (torch scorers; others stay on the CPU)."""
+        """Run on ``device`` (torch scorers; others stay on the CPU); a model already loaded as ``_model`` moves."""
         self.device = device
+        model = getattr(self, "_model", None)
+        if model is not None and hasattr(model, "to"):
+            model.to(device)
         return self

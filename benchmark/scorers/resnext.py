@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from benchmark.io import cache_root
-from benchmark.scorers.base import MissingWeightsError, Scorer
+from benchmark.scorers.base import Scorer, find_weights
 from benchmark.types import check_frames
 
 CLIP_LENGTH = 16
@@ -226,22 +226,12 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> dict[str,
 def resolve_weights(configured: Path | None) -> Path:
     """The weights file: ``configured``, else ``$GAITBENCH_RESNEXT_WEIGHTS``, else the cache's copy.
 
-    Raises :class:`MissingWeightsError` when the chosen file does not exist.
+    Raises :class:`~benchmark.scorers.base.MissingWeightsError` when the chosen file does not exist.
     """
-    default_dir = cache_root() / "weights"
-    env = os.environ.get(WEIGHTS_ENV)
-    given = configured if configured is not None else (Path(env) if env else None)
-    path = (given or default_dir / WEIGHTS_FILE).expanduser()
-    if not path.is_file():
-        raise MissingWeightsError(
-            WEIGHTS_FILE,
-            config_key="weights",
-            env_var=WEIGHTS_ENV,
-            default_dir=default_dir,
-            tried=path if given is not None else None,
-            source=WEIGHTS_SOURCE,
-        )
-    return path
+    return find_weights(
+        configured, filename=WEIGHTS_FILE, env_var=WEIGHTS_ENV, default_dir=cache_root() / "weights",
+        source=WEIGHTS_SOURCE,
+    )
 
 
 def read_labels(path: str | os.PathLike[str]) -> tuple[str, ...]:

@@ -1,0 +1,59 @@
+"""Command ``gaitbench run CONFIG.toml [--out DIR]``: the whole benchmark from one config file.
+
+World -> recognizers -> anonymizer training -> anonymized test data -> success rates, naturalness and realism
+-> pictures -> ``DIR/results.csv``, ``DIR/run.json``, ``DIR/pictures/``. Every stage's artifact is cached by the
+content that produced it (``DIR/cache`` unless ``--cache`` or the config's ``cache_dir`` says otherwise), so a
+rerun reuses what is done and a killed run resumes. See docs/run.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the whole benchmark from a config file (cached, resumable)",
+        description="Run every stage of CONFIG (a TOML file, see configs/ and docs/run.md): generate or read the "
+        "data, train the recognizers and anonymizers, anonymize the protocol's test group with every method, "
+        "score success rates, naturalness and realism per view, draw the paper's pictures, and write "
+        "OUT/results.csv, OUT/run.json and OUT/pictures/. Stages already computed with the same inputs are "
+        "reused (printed as cached); an interrupted run resumes.",
+    )
+    p.add_argument("config", help="run config (TOML); relative paths in it are relative to its folder")
+    p.add_argument("--out", help="run directory (default runs/<config name>)")
+    p.add_argument("--cache", help="stage cache (default: the config's cache_dir, else OUT/cache); several runs "
+                   "may share one, e.g. $GAITBENCH_CACHE/runs")
+    p.add_argument("--dry-run", action="store_true", help="print the stages, their keys and which are cached; "
+                   "compute nothing")
+    p.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is complete (a name from --dry-run)")
+    p.add_argument("--prune", action="store_true", help="first delete cached stages this config no longer uses "
+                   "(not on a cache shared with other configs)")
+    p.add_argument("--report", action="store_true", help="also write OUT/report (gaitbench report) at the end")
+    p.add_argument("--quiet", action="store_true", help="only the per-stage lines, no progress of the stages")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.runner import execute, load_run_config, plan_run
+    from benchmark.runner.run import prune
+
+    resolved = load_run_config(args.config)
+    out = Path(args.out) if args.out else Path("runs") / (resolved.config.name or Path(args.config).stem)
+    plan = plan_run(resolved, out, cache_dir=args.cache, progress=not args.quiet)
+    if args.prune and not args.dry_run:
+        removed = prune(plan)
+        print(f"pruned {len(removed)} unused stage folder(s) from {plan.store.root}")
+    if args.dry_run:
+        print(plan.describe())
+        return 0
+    result = execute(plan, stop_after=args.stop_after)
+    if result.finished and args.report:
+        from reports.report import build_report
+
+        report = build_report(out)
+        print(f"wrote {report.html}")
+    return 0
+

@@ -1,0 +1,361 @@
+"""The run config: one TOML file that says what ``gaitbench run`` does, loaded into frozen dataclasses.
+
+Top-level keys and the sections (every key optional unless said; unknown keys and wrong types raise
+:class:`~benchmark.config.ConfigError` naming the file and the key, with "did you mean")::
+
+    name, description         free text, copied into run.json
+    seed = 0                  anonymization seed, and the seed of every model whose table does not set one
+    device = "auto"           auto (a GPU when present), cpu, cuda, cuda:N
+    workers = 0               decoding processes (0 = all cores; 1 = in-process, best for tiny worlds)
+    threads = 0               torch threads (0 = torch's default); 1 avoids thread contention on a busy machine
+    protocol = "paper"        bundled protocol name, or a protocol TOML file
+    cache_dir                 where stage artifacts are kept (default: RUN_DIR/cache)
+
+    [world]                   the data: an existing dataset `path`, or a synthetic world `preset` (generated
+                              into `path`, or into the cache when `path` is unset) with optional overrides
+                              `subjects`, `seed`, `views`, `conditions`, `frame_range`, `noise`, `videos`
+    [recognizers.NAME]        one table per attacker; keys = that recognizer's config (empty = defaults)
+    [anonymizers.NAME]        one table per method; keys = its config, plus `sweep = {key = [values...]}`
+                              for one variant per value (e.g. ST-GAN's alpha 0.2 / 0.3 / 0.4)
+    [scorers.NAME]            one table per naturalness scorer; keys = its config
+    [evaluate]                ks = [1, 3], cross_view = "no" | "yes" | "auto"
+    [realism]                 enabled = true (temporal change ratio), frechet = [recognizer names]
+    [action_model]            how the run trains video-synth's action model when that scorer has no `weights`
+    [pictures]                the paper's Figs. 8, 9, 17, 18 from the anonymized test data
+
+Relative paths in a config (world.path, cache_dir, protocol files, scorer weights) are relative to the
+folder of the config file, never to the working directory. Method tables are checked against the method's
+own config class when the file is loaded (:func:`resolve`), so a typo fails before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import ConfigError, from_mapping, load_toml
+from benchmark.protocol import Protocol, load_protocol
+from benchmark.results import format_parameters
+from benchmark.types import CASIA_VIEWS
+
+CROSS_VIEW = ("no", "yes", "auto")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldSection:
+    """Where the data comes from: an existing dataset (``path`` only) or a synthetic world (``preset``).
+
+    ``subjects``, ``views``, ``conditions``, ``frame_range`` (0 / empty = the preset's), ``seed``, ``noise`` and
+    ``videos`` are :class:`benchmark.synth.world.WorldConfig`'s; ``workers`` the generating processes (0 = all
+    cores).
+    """
+
+    path: Path | None = None
+    preset: str = ""
+    subjects: int = 0
+    seed: int = 0
+    views: tuple[int, ...] = ()
+    conditions: tuple[str, ...] = ()
+    frame_range: tuple[int, ...] = ()
+    noise: str = "none"
+    videos: bool = True
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        from benchmark.synth import PRESET_NAMES
+
+        if self.path is None and not self.preset:
+            raise ValueError("give path (an existing dataset) and/or preset (a synthetic world to generate)")
+        if self.preset and self.preset not in PRESET_NAMES:
+            raise ValueError(f"preset {self.preset!r} is not one of {', '.join(PRESET_NAMES)}")
+        if self.frame_range and len(self.frame_range) != 2:
+            raise ValueError(f"frame_range must be [min, max], got {list(self.frame_range)}")
+        if self.subjects < 0 or self.workers < 0:
+            raise ValueError(f"subjects and workers must be >= 0 (0 = the preset's / all cores), got "
+                             f"subjects={self.subjects}, workers={self.workers}")
+
+    def world_config(self) -> Any:
+        """The :class:`benchmark.synth.world.WorldConfig` to generate; None for an existing dataset."""
+        if not self.preset:
+            return None
+        from benchmark.synth.world import preset
+
+        return preset(
+            self.preset,
+            subjects=self.subjects or None,
+            seed=self.seed,
+            views=self.views or None,
+            conditions=self.conditions or None,
+            frame_range=tuple(self.frame_range) or None,
+            noise=self.noise,
+            videos=self.videos,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateSection:
+    """Identification settings: ranks ``ks`` and whether the cross-view matrix is computed."""
+
+    ks: tuple[int, ...] = (1, 3)
+    cross_view: str = "no"
+
+    def __post_init__(self) -> None:
+        if not self.ks or min(self.ks) < 1:
+            raise ValueError(f"ks must be ranks >= 1, got {list(self.ks)}")
+        if self.cross_view not in CROSS_VIEW:
+            raise ValueError(f"cross_view must be one of {', '.join(CROSS_VIEW)}, got {self.cross_view!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RealismSection:
+    """``temporal_change_ratio`` rows (``enabled``) and ``frechet`` rows of the named recognizers."""
+
+    enabled: bool = True
+    frechet: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionModelSection:
+    """The ``video-synth`` action model the run renders and trains (:mod:`benchmark.scorers.action`).
+
+    ``subjects`` 0 = ``max(4, clips_per_class // 4)``; ``size`` is the rendered frame size ``[H, W]``.
+    """
+
+    clips_per_class: int = 600
+    subjects: int = 0
+    size: tuple[int, ...] = (120, 160)
+    epochs: int = 30
+    batch_size: int = 16
+    width: int = 32
+    crop: int = 64
+    holdout: float = 0.2
+    seed: int = 0
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.clips_per_class < 1 or self.subjects < 0 or self.workers < 1:
+            raise ValueError("need clips_per_class >= 1, subjects >= 0 and workers >= 1")
+        if len(self.size) != 2 or min(self.size) < 16:
+            raise ValueError(f"size must be [H, W] of at least 16 each, got {list(self.size)}")
+
+    def train_config(self) -> Any:
+        from benchmark.scorers.action import TrainConfig
+
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, width=self.width, crop=self.crop,
+                           holdout=self.holdout, seed=self.seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class PicturesSection:
+    """Figures from the anonymized test data: which sequence (``subject``, ``condition``; default the first
+    test subject and its first probe condition), at which ``views``, ``frames`` per row, and which ST-GAN
+    alpha is "ST-GAN" in Figs. 8 and 9."""
+
+    enabled: bool = True
+    views: tuple[int, ...] = (0, 90)
+    subject: str = ""
+    condition: str = ""
+    frames: int = 8
+    stgan_alpha: float = 0.3
+    crop: bool = True
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.views if v not in CASIA_VIEWS]
+        if bad:
+            raise ValueError(f"views must be among {list(CASIA_VIEWS)}, got {bad}")
+        if self.frames < 1:
+            raise ValueError(f"frames must be >= 1, got {self.frames}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """A whole run config (module docstring). Method tables stay raw here; :func:`resolve` checks them."""
+
+    world: WorldSection
+    name: str = ""
+    description: str = ""
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+    threads: int = 0
+    protocol: str = "paper"
+    cache_dir: Path | None = None
+    recognizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    anonymizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    scorers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    evaluate: EvaluateSection = EvaluateSection()
+    realism: RealismSection = RealismSection()
+    action_model: ActionModelSection = ActionModelSection()
+    pictures: PicturesSection = PicturesSection()
+
+    def __post_init__(self) -> None:
+        if min(self.seed, self.workers, self.threads) < 0:
+            raise ValueError(f"seed, workers and threads must be >= 0, got seed={self.seed}, workers={self.workers}, "
+                             f"threads={self.threads}")
+        if not self.recognizers:
+            raise ValueError("name at least one recognizer, e.g. [recognizers.zheng2011]")
+
+
+# ------------------------------------------------------------------------------------------- resolved plan
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One anonymizer variant of the run: a registered method with a full config.
+
+    ``label`` names it in stage names (``stgan[alpha=0.3]``); ``parameters`` is the results table's column.
+    """
+
+    name: str
+    config: Any
+    parameters: str
+    trainable: bool
+    sweep: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}[{self.parameters}]" if self.parameters else self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    """A run config with every method table turned into its config object and every path made absolute."""
+
+    config: RunConfig
+    source: Path | None
+    raw: dict[str, Any]
+    protocol: Protocol
+    protocol_spec: str
+    recognizers: dict[str, Any]
+    methods: tuple[Method, ...]
+    scorers: dict[str, Any]
+
+    @property
+    def uses_action_model(self) -> bool:
+        """Whether the run trains ``video-synth``'s model (the scorer is configured without ``weights``)."""
+        return "video-synth" in self.scorers and self.scorers["video-synth"].weights is None
+
+
+def _absolute(path: Path | None, base: Path) -> Path | None:
+    if path is None:
+        return None
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _path_fields(config: Any, base: Path) -> Any:
+    """``config`` with every relative ``Path`` field made relative to ``base``."""
+    hints = typing.get_type_hints(type(config))
+    changes = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, Path) and Path in (typing.get_args(hints[f.name]) or (hints[f.name],)):
+            changes[f.name] = _absolute(value, base)
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+def _plugin(registry: Any, name: str, where: str) -> Any:
+    try:
+        return registry.get(name)
+    except KeyError as exc:
+        raise ConfigError(f"{where}: {exc.args[0]}") from None
+
+
+def _with_seed(cls: type, table: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    # The run's seed is every model's seed unless its table sets one.
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {**({"seed": seed} if "seed" in names else {}), **table}
+
+
+def _variants(name: str, table: Mapping[str, Any], where: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The table without ``sweep`` and one override dict per sweep value (one empty dict without a sweep)."""
+    table = dict(table)
+    sweep = table.pop("sweep", None)
+    if sweep is None:
+        return table, [{}]
+    if not isinstance(sweep, Mapping) or len(sweep) != 1:
+        raise ConfigError(f"{where}.sweep: expected one key with a list of values, e.g. sweep = {{alpha = [0.2, 0.3]}}"
+                          f", got {sweep!r}")
+    ((key, values),) = sweep.items()
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{where}.sweep.{key}: expected a non-empty list, got {values!r}")
+    if key in table:
+        raise ConfigError(f"{where}: {key!r} is both set and swept; keep one")
+    if len(set(map(repr, values))) != len(values):
+        raise ConfigError(f"{where}.sweep.{key}: values repeat: {values}")
+    return table, [{key: v} for v in values]
+
+
+def _merge_parameters(own: str, extra: Mapping[str, Any]) -> str:
+    params = dict(p.split("=", 1) for p in own.split(";") if p)
+    for key, value in extra.items():
+        params.setdefault(key, f"{value:g}" if isinstance(value, float) else str(value))
+    return format_parameters(params)
+
+
+def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any] | None = None) -> Resolved:
+    """Check every method table against its method's config class; paths made absolute against ``source``'s
+    folder (the working directory when None). Raises :class:`ConfigError` naming the file and key."""
+    from baselines.base import anonymizer_class
+    from benchmark.registry import ANONYMIZERS, RECOGNIZERS, SCORERS, load_plugin_declarations
+
+    load_plugin_declarations()
+    file = str(source) if source is not None else "config"
+    base = source.parent.resolve() if source is not None else Path.cwd()
+    world = dataclasses.replace(config.world, path=_absolute(config.world.path, base))
+    config = dataclasses.replace(config, world=world, cache_dir=_absolute(config.cache_dir, base))
+
+    protocol_spec = config.protocol
+    if Path(protocol_spec).suffix:  # a file, not a bundled name
+        protocol_spec = str(_absolute(Path(protocol_spec), base))
+    try:
+        protocol = load_protocol(protocol_spec)
+    except (ConfigError, FileNotFoundError) as exc:
+        raise ConfigError(f"{file}: protocol: {exc}") from None
+
+    recognizers = {}
+    for name, table in config.recognizers.items():
+        where = f"{file}: recognizers.{name}"
+        cls = _plugin(RECOGNIZERS, name, where)
+        recognizers[name] = from_mapping(cls.Config, _with_seed(cls.Config, table, config.seed), where)
+
+    methods = []
+    for name, table in config.anonymizers.items():
+        where = f"{file}: anonymizers.{name}"
+        _plugin(ANONYMIZERS, name, where)
+        cls = anonymizer_class(name)
+        rest, variants = _variants(name, table, where)
+        for override in variants:
+            cfg: Any = from_mapping(cls.Config, _with_seed(cls.Config, {**rest, **override}, config.seed), where)
+            params = _merge_parameters(cls(cfg).parameters(), override)
+            if cls.trainable and getattr(cfg, "seed", None):
+                params = _merge_parameters(params, {"seed": cfg.seed})
+            methods.append(Method(name, cfg, params, bool(cls.trainable), override))
+    labels = [m.label for m in methods]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise ConfigError(f"{file}: anonymizers: variants {twice} have the same parameters; results would mix")
+
+    scorers = {}
+    for name, table in config.scorers.items():
+        where = f"{file}: scorers.{name}"
+        cls = _plugin(SCORERS, name, where)
+        scorers[name] = _path_fields(from_mapping(cls.Config, table, where), base)
+
+    unknown = [r for r in config.realism.frechet if r not in recognizers]
+    if unknown:
+        raise ConfigError(f"{file}: realism.frechet: {unknown[0]!r} is not one of the run's recognizers "
+                          f"({', '.join(recognizers)})")
+    return Resolved(config, source, raw or {}, protocol, protocol_spec, recognizers, tuple(methods), scorers)
+
+
+def load_run_config(path: str | Path) -> Resolved:
+    """Read a run config file and :func:`resolve` it; errors name the file and the key."""
+    path = Path(path)
+    config = load_toml(RunConfig, path)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))  # kept as written, for the run record
+    return resolve(config, source=path, raw=raw)

@@ -1,0 +1,127 @@
+"""The paper's picture figures, drawn by the runner from the anonymized test data on disk.
+
+One sequence (a test subject's probe walk) at each chosen view:
+
+======  =====================================================================  ==============
+file    rows                                                                   pixels
+======  =====================================================================  ==============
+fig8    original, noise-gait, ST-GAN (the main alpha)                          silhouettes
+fig9    the same rows                                                          colour frames
+fig17   ST-GAN at every swept alpha, in increasing order                       silhouettes
+fig18   XOR of the original and ST-GAN's silhouettes, one row per alpha        white/red/blue
+======  =====================================================================  ==============
+
+A figure whose rows are not all available (a method not in the run, no colour video) is left out.
+``index.json`` lists what was drawn: ``[{"file", "figure", "view", "caption"}]``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchmark.io import write_json
+
+INDEX = "index.json"
+
+
+def _label_margin(label: str, height: int) -> np.ndarray:
+    from reports.strips import LABEL_WIDTH
+
+    margin = np.zeros((height, LABEL_WIDTH, 3), np.uint8)
+    cv2.putText(margin, label, (4, height // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return margin
+
+
+def xor_rows(original: Any, rows: Sequence[tuple[str, Any]], n: int, crop: bool) -> np.ndarray:
+    """Fig. 18: one labelled :func:`reports.strips.xor_strip` row per ``(label, anonymized sequence)``.
+
+    Returns ``uint8 (len(rows) * H, LABEL_WIDTH + n * tile width, 3)`` RGB.
+    """
+    from reports.strips import xor_strip
+
+    out = []
+    for label, seq in rows:
+        strip = xor_strip(original, seq, n=n, crop=crop)
+        out.append(np.concatenate([_label_margin(label, strip.shape[0]), strip], axis=1))
+    return np.concatenate(out, axis=0)
+
+
+def _load(root: str | os.PathLike[str], key: str, colour: bool) -> Any:
+    from benchmark.data.casia import CasiaB
+
+    data = CasiaB(root)
+    ref = data.ref(key)
+    if not colour:
+        return data.load(ref)
+    try:
+        data.video_path(ref)
+    except FileNotFoundError:
+        return None
+    return data.load(ref, frames=True)
+
+
+def draw_pictures(
+    out: Path,
+    original: str | os.PathLike[str],
+    keys: Sequence[tuple[int, str]],
+    *,
+    noise_gait: tuple[str, str | os.PathLike[str], str] | None,
+    stgan: tuple[str, str | os.PathLike[str], str] | None,
+    sweep: Sequence[tuple[str, str | os.PathLike[str]]],
+    frames: int = 8,
+    crop: bool = True,
+) -> list[dict[str, Any]]:
+    """Draw Figs. 8, 9, 17 and 18 into ``out`` and write ``out/index.json``; returns the index.
+
+    Parameters
+    ----------
+    out : Path
+        Folder for the PNG files.
+    original : path
+        The clean dataset.
+    keys : list of (view, sequence key)
+        The sequence shown at each view, e.g. ``(90, "008-nm-05-090")``.
+    noise_gait, stgan : (row label, anonymized dataset, parameters), optional
+        The rows of Figs. 8 and 9 after the original; the parameters (e.g. ``alpha=0.3``) go into the caption.
+    sweep : list of (row label, anonymized dataset)
+        ST-GAN at each alpha, in the order drawn (Figs. 17 and 18).
+    """
+    from reports.strips import frame_strips, write_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    index: list[dict[str, Any]] = []
+
+    def add(figure: str, view: int, image: np.ndarray, caption: str) -> None:
+        name = f"{figure}-{view:03d}.png"
+        write_png(out / name, image)
+        index.append({"file": name, "figure": figure, "view": view, "caption": caption})
+
+    pair = [r[:2] for r in (noise_gait, stgan) if r is not None]
+    described = [f"{r[0]} ({r[2]})" if r[2] else r[0] for r in (noise_gait, stgan) if r is not None]
+    for view, key in keys:
+        if pair:
+            for figure, colour in (("fig8", False), ("fig9", True)):
+                seqs = [_load(original, key, colour)] + [_load(root, key, colour) for _, root in pair]
+                if any(s is None for s in seqs):
+                    continue  # no colour video for some row
+                rows = list(zip(["original", *(label for label, _ in pair)], seqs, strict=True))
+                what = "colour frames" if colour else "silhouettes"
+                add(figure, view, frame_strips(rows, n=frames, crop=crop),
+                    f"{what.capitalize()} of {key}: {', '.join(['original', *described])} (as the paper's "
+                    f"Fig. {figure[3:]})")
+        if sweep:
+            seqs = [(label, _load(root, key, False)) for label, root in sweep]
+            add("fig17", view, frame_strips(seqs, n=frames, crop=crop),
+                f"Silhouettes of {key} anonymized by ST-GAN at {', '.join(label for label, _ in seqs)} (as the "
+                "paper's Fig. 17)")
+            add("fig18", view, xor_rows(_load(original, key, False), seqs, frames, crop),
+                f"XOR of the original and ST-GAN silhouettes of {key}, rows {', '.join(label for label, _ in seqs)}"
+                " (white: both, red: only the original, blue: only the anonymized; as the paper's Fig. 18)")
+    write_json(out / INDEX, index)
+    return index

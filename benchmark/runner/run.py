@@ -1,0 +1,280 @@
+"""Running a planned benchmark: every stage in order (cached ones reused), then ``results.csv``, ``run.json`` and
+``pictures/`` in the run directory (the contract ``gaitbench report`` and ``gaitbench check`` read).
+
+Progress: one line per stage on stdout (``cached``, or ``running`` then ``done in N s``); the library functions
+print their own progress (epochs, sequences) on stderr unless ``progress=False``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmark.runner.cache import STAGE_VERSIONS, Stage, Store
+from benchmark.runner.config import Resolved
+from benchmark.runner.stages import ACTION_MODEL, PICTURES, ROWS, WORLD, Builder, build_stages
+
+RESULTS = "results.csv"
+RECORD = "run.json"
+PICTURES_DIR = "pictures"
+ROW_KINDS = ("evaluate", "score", "realism")
+TEMPORAL_LABEL = ("temporal change ratio of the silhouettes: frame-to-frame change of the anonymized sequence over "
+                  "that of its original (1 = as smooth as the original)")
+
+
+@dataclasses.dataclass(frozen=True)
+class StageResult:
+    """What happened to one stage: ``status`` is ``cached``, ``ran`` or ``resumed`` (a killed run's work continued);
+    ``seconds`` is this run's time, ``computed_seconds`` the time it took when it was computed."""
+
+    name: str
+    kind: str
+    key: str
+    status: str
+    seconds: float
+    computed_seconds: float
+    report: dict[str, Any]
+
+
+@dataclasses.dataclass
+class Plan:
+    """The stages of a run with the cache they live in."""
+
+    resolved: Resolved
+    out: Path
+    store: Store
+    stages: list[Stage]
+    builder: Builder
+
+    def status(self, stage: Stage) -> str:
+        """``cached``, ``partial`` or ``new`` (a generated world whose folder is gone counts as ``partial``)."""
+        status = self.store.status(stage)
+        if stage.name == WORLD and status == "cached" and not self.builder.world_present():
+            return "partial"
+        return status
+
+    def describe(self) -> str:
+        """One line per stage: number, status, name and key."""
+        lines = [f"run {self.resolved.config.name or '(unnamed)'}: {len(self.stages)} stages, cache {self.store.root}"]
+        width = max(len(s.name) for s in self.stages)
+        for i, stage in enumerate(self.stages, 1):
+            lines.append(f"{i:4d}  {self.status(stage):<8}  {stage.name:<{width}}  {stage.key}")
+        counts = {s: sum(self.status(x) == s for x in self.stages) for s in ("cached", "partial", "new")}
+        lines.append(f"{counts['cached']} cached, {counts['partial']} partly done, {counts['new']} to run")
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """The outcome: every stage's result; ``finished`` False when the run stopped after ``stop_after``."""
+
+    out: Path
+    stages: list[StageResult]
+    finished: bool
+
+    def status(self) -> dict[str, str]:
+        return {s.name: s.status for s in self.stages}
+
+
+def cache_dir_for(resolved: Resolved, out: Path, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The cache root: ``cache_dir`` (command line), else the config's ``cache_dir``, else ``OUT/cache``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser().resolve()
+    return resolved.config.cache_dir or (out / "cache").resolve()
+
+
+def plan_run(resolved: Resolved, out: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
+             progress: bool = True) -> Plan:
+    """Plan a run into ``out``: the stages and their keys; nothing is computed (a given dataset is listed)."""
+    out = Path(out).resolve()
+    store = Store(cache_dir_for(resolved, out, cache_dir))
+    stages, builder = build_stages(resolved, store, progress=progress)
+    return Plan(resolved, out, store, stages, builder)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], None] = _say) -> RunResult:
+    """Run every stage of ``plan`` that is not cached, then write the run directory.
+
+    Parameters
+    ----------
+    plan : Plan
+    stop_after : str, optional
+        A stage name: stop once it is complete, as if the run had been killed there (the run directory is
+        not written). For trying resumption, or for computing only up to a stage.
+    log : callable
+        Receives the per-stage progress lines.
+    """
+    names = [s.name for s in plan.stages]
+    if stop_after is not None and stop_after not in names:
+        close = difflib.get_close_matches(stop_after, names, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"stop_after: no stage {stop_after!r} in this run{hint} (see --dry-run for the stages)")
+    if plan.resolved.config.threads:
+        import torch
+
+        torch.set_num_threads(plan.resolved.config.threads)
+    results: list[StageResult] = []
+    began = time.perf_counter()
+    for i, stage in enumerate(plan.stages, 1):
+        results.append(_run_stage(plan, stage, f"[run {i}/{len(plan.stages)}]", log))
+        if stage.name == stop_after:
+            log(f"[run] stopped after {stop_after!r} as asked; rerun without stop_after to finish")
+            return RunResult(plan.out, results, finished=False)
+    write_run_dir(plan, results, time.perf_counter() - began)
+    computed = sum(r.seconds for r in results if r.status != "cached")
+    log(f"[run] {sum(r.status == 'cached' for r in results)} of {len(results)} stages cached, {computed:.1f} s "
+        f"computing; wrote {plan.out / RESULTS}, {plan.out / RECORD}")
+    return RunResult(plan.out, results, finished=True)
+
+
+def _run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -> StageResult:
+    inputs = {name: plan.builder.stages[name].key for name in stage.inputs}
+    status = plan.status(stage)
+    if status != "cached":
+        log(f"{head} {stage.name}: {'resuming' if status == 'partial' else 'running'}")
+        began = time.perf_counter()
+        with plan.store.lock(stage) as folder:
+            record = plan.store.record(stage) if plan.status(stage) == "cached" else None  # another process did it
+            if record is None:
+                report = stage.run(folder)
+                record = plan.store.finish(stage, inputs, time.perf_counter() - began, report)
+        seconds = time.perf_counter() - began
+        log(f"{head} {stage.name}: done in {seconds:.1f} s")
+        state = "resumed" if status == "partial" else "ran"
+        return StageResult(stage.name, stage.kind, stage.key, state, seconds, record["seconds"], record["report"])
+    record = plan.store.record(stage)
+    assert record is not None  # status "cached" means the marker was read
+    log(f"{head} {stage.name}: cached (computed in {record['seconds']:.1f} s)")
+    return StageResult(stage.name, stage.kind, stage.key, "cached", 0.0, record["seconds"], record["report"])
+
+
+def prune(plan: Plan) -> list[Path]:
+    """Delete the cached stages that ``plan`` does not use; returns their folders.
+
+    For a cache of one config (the default ``RUN_DIR/cache``): on a cache that several configs share it deletes
+    the other configs' work too.
+    """
+    keep = {(s.kind, s.key) for s in plan.stages}
+    removed = []
+    for kind in STAGE_VERSIONS:
+        folder = plan.store.root / kind
+        for sub in sorted(folder.iterdir()) if folder.is_dir() else ():
+            if sub.is_dir() and (kind, sub.name) not in keep:
+                shutil.rmtree(sub)
+                removed.append(sub)
+    return removed
+
+
+# ------------------------------------------------------------------------------------------- the run directory
+
+
+def collect_rows(plan: Plan) -> list[Any]:
+    """Every results row of the run's evaluate, score and realism stages, in stage order."""
+    from benchmark.results import Row
+
+    rows = []
+    for stage in plan.stages:
+        if stage.kind in ROW_KINDS:
+            data = json.loads((plan.store.folder(stage) / ROWS).read_text(encoding="utf-8"))
+            rows += [Row(**r) for r in data]
+    return rows
+
+
+def _copy_pictures(plan: Plan) -> None:
+    target = plan.out / PICTURES_DIR
+    staging = plan.out / f".{PICTURES_DIR}.tmp"
+    if staging.exists():
+        shutil.rmtree(staging)
+    stage = plan.builder.stages.get(PICTURES)
+    if stage is not None:
+        shutil.copytree(plan.store.folder(stage), staging, ignore=shutil.ignore_patterns(".lock", "stage.json"))
+    if target.exists():
+        shutil.rmtree(target)
+    if stage is not None:
+        os.replace(staging, target)
+
+
+def labels(plan: Plan, results: list[StageResult]) -> dict[str, str]:
+    """Evaluator name -> what produced its numbers (recognizer description, scorer label)."""
+    out: dict[str, str] = {}
+    for r in results:
+        if r.kind == "recognizer":
+            out[r.name.split(" ", 1)[1]] = r.report["label"]
+        elif r.kind == "score":
+            out.setdefault(r.name.rsplit(" ", 1)[1], r.report["label"])
+    if plan.resolved.config.realism.enabled:
+        out["silhouettes"] = TEMPORAL_LABEL
+    return out
+
+
+def hardware(device: str) -> dict[str, Any]:
+    """CPU count, platform and, when torch sees one, the GPU that ``device`` resolves to."""
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform(), "machine": platform.machine(),
+                            "device": device, "gpu": None}
+    if "torch" in sys.modules:
+        import torch
+
+        from benchmark.training import select_device
+
+        dev = select_device(device)
+        info.update(device=str(dev), torch_threads=torch.get_num_threads())
+        if dev.type == "cuda":
+            info["gpu"] = torch.cuda.get_device_name(dev)
+    return info
+
+
+def write_run_dir(plan: Plan, results: list[StageResult], seconds: float) -> None:
+    """``results.csv``, ``pictures/`` and ``run.json`` of a finished run (the run directory contract)."""
+    from benchmark.record import write_run_record
+    from benchmark.results import write_csv
+    from recognizers.data import world_identity
+
+    r, c = plan.resolved, plan.resolved.config
+    plan.out.mkdir(parents=True, exist_ok=True)
+    write_csv(collect_rows(plan), plan.out / RESULTS)
+    _copy_pictures(plan)
+    action = next((x.report for x in results if x.name == ACTION_MODEL), None)
+    write_run_record(
+        plan.out / RECORD,
+        name=c.name,
+        description=c.description,
+        config_file=None if r.source is None else str(r.source.resolve()),
+        config=r.raw,
+        resolved={
+            "protocol": dataclasses.asdict(r.protocol),
+            "recognizers": {n: dataclasses.asdict(cfg) for n, cfg in r.recognizers.items()},
+            "anonymizers": [{"label": m.label, "method": m.name, "parameters": m.parameters,
+                             "config": dataclasses.asdict(m.config)} for m in r.methods],
+            "scorers": {n: dataclasses.asdict(cfg) for n, cfg in r.scorers.items()},
+        },
+        seeds={
+            "run": c.seed,
+            "world": c.world.seed,
+            "recognizers": {n: getattr(cfg, "seed", None) for n, cfg in r.recognizers.items()},
+            "anonymizers": {m.label: getattr(m.config, "seed", None) for m in r.methods},
+            "action_model": c.action_model.seed if r.uses_action_model else None,
+        },
+        world={"root": str(plan.builder.root), "identity": world_identity(plan.builder.root)},
+        cache_dir=str(plan.store.root),
+        hardware=hardware(c.device),
+        stages=[{"name": x.name, "kind": x.kind, "key": x.key, "status": x.status, "seconds": round(x.seconds, 3),
+                 "computed_seconds": x.computed_seconds} for x in results],
+        stage_seconds={x.name: x.computed_seconds for x in results},
+        seconds=round(seconds, 3),
+        labels=labels(plan, results),
+        action_model=action,
+    )
+

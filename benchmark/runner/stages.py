@@ -1,0 +1,425 @@
+"""The stages of a run and what each does: every stage calls the library functions, never a subprocess.
+
+==============================  ==========================================================  =================
+stage                           does                                                        writes
+==============================  ==========================================================  =================
+``world``                       :func:`benchmark.synth.world.generate` (or checks a given   the dataset
+                                dataset)
+``action-model``                :func:`~benchmark.synth.actions.generate_actions` +         ``model.pt``
+                                :func:`~benchmark.scorers.action.train_action_model`
+``recognizer NAME``             :func:`recognizers.run.train_recognizer`                    ``model.npz``
+``train METHOD[params]``        :func:`baselines.run.train_anonymizer`                      ``model.npz``
+``anonymize METHOD[params]``    :func:`benchmark.anonymized.anonymize_dataset` on the       ``data/``
+                                protocol's test group, probe conditions and views
+``evaluate METHOD[..] REC``     :func:`benchmark.evaluate.evaluate_recognizer`              ``rows.json``
+``score METHOD[..] SCORER``     :func:`benchmark.score_cli.score_dataset` with one scorer   ``rows.json``
+``realism METHOD[..]``          :func:`~benchmark.score_cli.score_dataset` against the      ``rows.json``
+                                original (temporal change ratio, Fréchet distances)
+``pictures``                    :func:`benchmark.runner.pictures.draw_pictures`             PNG files
+==============================  ==========================================================  =================
+
+``identity`` is the clean probes themselves: it has no anonymize stage, and its evaluate/score/realism stages
+read the dataset. The device and the number of worker processes are not part of any key (they change how fast
+a stage runs, not what it computes, up to a GPU's non-deterministic kernels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmark.runner.cache import Stage, Store, stage_key
+from benchmark.runner.config import Method, Resolved
+
+WORLD = "world"
+ACTION_MODEL = "action-model"
+PICTURES = "pictures"
+ROWS = "rows.json"
+
+
+def _asdict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def write_rows(folder: Path, rows: Sequence[Any]) -> None:
+    """A stage's results rows as JSON (floats round-trip exactly; the run's table is written once, at the end)."""
+    from benchmark.io import write_json
+
+    write_json(folder / ROWS, [dataclasses.asdict(row) for row in rows])
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` or ``cpu`` (what torch sees here); other names are checked (``ValueError`` when absent)."""
+    from benchmark.training import select_device
+
+    return str(select_device(device))
+
+
+def dataset_fingerprint(root: Path) -> dict[str, Any]:
+    """What identifies an existing dataset: a synthetic world's manifest hash, else the hash of its sequence list
+    (every ``subject-condition-view`` key with its frame count). Files replaced under the same names and counts
+    go unnoticed: give such data another path, or another cache."""
+    from benchmark.data.casia import CasiaB
+    from recognizers.data import world_identity
+
+    world = world_identity(root)
+    if world is not None:
+        return {"synthetic_world": world["manifest_sha256"]}
+    refs = CasiaB(root).index()
+    listing = "\n".join(f"{r.key}:{r.num_frames}" for r in refs)
+    return {"sequences": len(refs), "listing_sha256": hashlib.sha256(listing.encode()).hexdigest()}
+
+
+class Builder:
+    """Turns a resolved config into the ordered stages of a run, with their keys (see :func:`build_stages`)."""
+
+    def __init__(self, resolved: Resolved, store: Store, *, progress: bool = True) -> None:
+        self.r, self.c, self.store, self.progress = resolved, resolved.config, store, progress
+        self.stages: dict[str, Stage] = {}
+        self.workers = self.c.workers or None
+        self.device = resolve_device(self.c.device)
+        self.normalized = store.root / "normalized"  # decoded-silhouette cache of the recognizers
+        self._split: dict[str, list[str]] | None = None
+        self.root = self._world()
+
+    # -------------------------------------------------------------------------------------- helpers
+
+    def add(self, name: str, kind: str, spec: dict[str, Any], inputs: Sequence[str],
+            run: Callable[[Path], dict[str, Any]]) -> Stage:
+        if name in self.stages:
+            raise ValueError(f"stage {name!r} is planned twice")
+        stage = Stage(name, kind, spec, tuple(inputs), run)
+        stage.key = stage_key(kind, spec, {i: self.stages[i].key for i in inputs})
+        self.stages[name] = stage
+        return stage
+
+    def folder(self, name: str) -> Path:
+        return self.store.folder(self.stages[name])
+
+    def log(self, line: str) -> None:
+        if self.progress:
+            print(line, file=sys.stderr)
+
+    @property
+    def protocol_record(self) -> dict[str, Any]:
+        return _asdict(self.r.protocol)
+
+    def split(self) -> dict[str, list[str]]:
+        """The protocol's groups over the world's subjects (read when a stage first needs them)."""
+        if self._split is None:
+            from benchmark.evaluate import protocol_split
+
+            self._split = protocol_split(self.root, self.r.protocol)
+        return self._split
+
+    @property
+    def test_subjects(self) -> list[str]:
+        return self.split()[self.r.protocol.test_group]
+
+    @property
+    def probe_conditions(self) -> list[str]:
+        return [c for conds in self.r.protocol.probes.values() for c in conds]
+
+    # -------------------------------------------------------------------------------------- world
+
+    def _world(self) -> Path:
+        section = self.c.world
+        world = section.world_config()
+        if world is None:
+            assert section.path is not None  # WorldSection requires path or preset
+            root = section.path
+            if not root.is_dir():
+                raise FileNotFoundError(f"world.path {root} does not exist; set world.preset to generate a "
+                                        "synthetic world there")
+            given: dict[str, Any] = {"dataset": dataset_fingerprint(root)}
+
+            def check(folder: Path) -> dict[str, Any]:
+                return {"root": str(root), **given}
+
+            self.add(WORLD, "world", given, (), check)
+            return root
+        from benchmark.synth import GENERATOR_VERSION
+
+        spec: dict[str, Any] = {"world": _asdict(world), "generator_version": GENERATOR_VERSION}
+        stage = self.add(WORLD, "world", spec, (), lambda folder: {})
+        root = section.path if section.path is not None else self.store.folder(stage) / "data"
+
+        def generate(folder: Path) -> dict[str, Any]:
+            from benchmark.synth.world import generate as generate_world
+
+            log = self.log if self.progress else None
+            summary = generate_world(world, root, workers=section.workers or None, log=log)
+            return {"root": str(root), "sequences": summary["sequences"]}
+
+        stage.run = generate
+        return root
+
+    def world_present(self) -> bool:
+        """Whether a world generated outside the cache is still there (a complete stage may have lost its data)."""
+        return (self.root / "manifest.json").is_file() or self.c.world.world_config() is None
+
+    # -------------------------------------------------------------------------------------- models
+
+    def action_model(self) -> None:
+        section = self.c.action_model
+        spec = {k: v for k, v in _asdict(section).items() if k != "workers"}
+
+        def run(folder: Path) -> dict[str, Any]:
+            import torch
+
+            from benchmark.scorers.action import train_action_model
+            from benchmark.synth.actions import generate_actions
+
+            threads = torch.get_num_threads()
+            generate_actions(folder / "data", section.clips_per_class, subjects=section.subjects or None,
+                             seed=section.seed, size=(section.size[0], section.size[1]), workers=section.workers,
+                             log=self.log if self.progress else None)
+            torch.set_num_threads(threads)  # rendering set torch to one thread
+            meta = train_action_model(folder / "data", folder / "model.pt", section.train_config(),
+                                      device=self.device, progress=self.progress)
+            held = meta["heldout"]
+            return {"label": meta["label"], "heldout_accuracy": held["accuracy"], "heldout_clips": held["n"],
+                    "heldout_per_class": held["per_class"], "train_clips": meta["train_clips"],
+                    "epochs": meta["epochs"]}
+
+        self.add(ACTION_MODEL, "action-model", spec, (), run)
+
+    def recognizer(self, name: str, config: Any) -> None:
+        spec = {"recognizer": name, "config": _asdict(config), "protocol": self.protocol_record}
+
+        def run(folder: Path) -> dict[str, Any]:
+            from benchmark.registry import RECOGNIZERS
+            from recognizers.run import train_recognizer
+
+            rec = train_recognizer(name, self.root, folder / "model.npz", protocol=self.r.protocol_spec,
+                                   config=config, device=self.device, cache_dir=self.normalized,
+                                   workers=self.workers, progress=self.progress)
+            training = rec.training or {}
+            subjects = len(training.get("subjects") or ())
+            epochs = f", {training['epochs']} epochs" if "epochs" in training else ""
+            label = (f"{RECOGNIZERS.entry(name).summary}; trained on {subjects} subjects of the protocol's "
+                     f"{training.get('group', 'recognizers')!r} group ({training.get('sequences')} sequences{epochs})")
+            return {"label": label, "subjects": subjects, "sequences": training.get("sequences"),
+                    "epochs": training.get("epochs"), "seconds": training.get("seconds")}
+
+        self.add(f"recognizer {name}", "recognizer", spec, (WORLD,), run)
+
+    def train(self, method: Method) -> None:
+        spec = {"anonymizer": method.name, "config": _asdict(method.config), "protocol": self.protocol_record}
+
+        def run(folder: Path) -> dict[str, Any]:
+            from baselines.run import train_anonymizer
+
+            anon = train_anonymizer(method.name, self.root, folder / "model.npz", protocol=self.r.protocol_spec,
+                                    config=method.config, device=self.device, workers=self.workers,
+                                    progress=self.progress)
+            training = anon.training or {}
+            return {k: training[k] for k in ("epochs", "seconds", "final_losses", "gn", "device") if k in training}
+
+        self.add(f"train {method.label}", "train", spec, (WORLD,), run)
+
+    # -------------------------------------------------------------------------------------- anonymized data
+
+    def probes_root(self, method: Method) -> Path:
+        """Where ``method``'s probes are: the clean dataset for ``identity``, else its anonymized tree."""
+        if method.name == "identity":
+            return self.root
+        return self.folder(f"anonymize {method.label}") / "data"
+
+    def anonymize(self, method: Method) -> None:
+        if method.name == "identity":
+            return
+        trained = f"train {method.label}"
+        inputs = (WORLD, trained) if method.trainable else (WORLD,)
+        spec = {"anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed,
+                "protocol": self.protocol_record, "selection": "test group x probe conditions x protocol views"}
+
+        def run(folder: Path) -> dict[str, Any]:
+            from baselines.base import anonymizer_class, load_anonymizer
+            from benchmark.anonymized import anonymize_dataset
+
+            ckpt = self.folder(trained) / "model.npz" if method.trainable else None
+            anon = load_anonymizer(ckpt) if ckpt is not None else anonymizer_class(method.name)(method.config)
+            anon.to(self.device)
+            record = anonymize_dataset(
+                anon, self.root, folder / "data", subjects=self.test_subjects, conditions=self.probe_conditions,
+                views=self.r.protocol.views, seed=self.c.seed, videos="auto", checkpoint=ckpt,
+                progress=self.progress,
+            )
+            return {k: record[k] for k in ("sequences", "frames", "seconds", "frames_per_second")}
+
+        self.add(f"anonymize {method.label}", "anonymize", spec, inputs, run)
+
+    def _data_inputs(self, method: Method) -> tuple[str, ...]:
+        return (WORLD,) if method.name == "identity" else (WORLD, f"anonymize {method.label}")
+
+    def _rows_spec(self, method: Method) -> dict[str, Any]:
+        return {"method": method.name, "parameters": method.parameters, "protocol": self.protocol_record}
+
+    # -------------------------------------------------------------------------------------- results
+
+    def evaluate(self, method: Method, recognizer: str) -> None:
+        section = self.c.evaluate
+        spec = {**self._rows_spec(method), "ks": list(section.ks), "cross_view": section.cross_view}
+        inputs = (*self._data_inputs(method), f"recognizer {recognizer}")
+
+        def run(folder: Path) -> dict[str, Any]:
+            import pandas as pd
+
+            from benchmark.evaluate import MATRIX_COLUMNS, check_recognizer_data, evaluate_recognizer, load_eval_sets
+            from benchmark.io import atomic_path
+            from benchmark.registry import RECOGNIZERS
+            from benchmark.training import select_device
+            from recognizers.base import load_recognizer
+
+            rec = load_recognizer(self.folder(f"recognizer {recognizer}") / "model.npz").to(self.device)
+            sets = load_eval_sets(self.root, self.probes_root(method), self.r.protocol, rec.spec,
+                                  cache_dir=self.normalized, workers=self.workers)
+            check_recognizer_data(rec, sets.test_subjects, self.root)
+            pairwise = RECOGNIZERS.entry(rec.name).meta.get("pairwise", False)
+            cross = section.cross_view == "yes" or (
+                section.cross_view == "auto" and not (pairwise and select_device(self.device).type == "cpu"))
+            rows, matrices = evaluate_recognizer(rec, sets, method=method.name, parameters=method.parameters,
+                                                 views=self.r.protocol.views, ks=section.ks, cross_view=cross)
+            write_rows(folder, rows)
+            if matrices:
+                with atomic_path(folder / "view_matrix.csv", suffix=".csv") as tmp:
+                    pd.DataFrame(matrices, columns=list(MATRIX_COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
+            return {"rows": len(rows), "probes": {c: len(p) for c, p in sets.probes.items()},
+                    "gallery": len(sets.gallery), "cross_view": cross}
+
+        self.add(f"evaluate {method.label} {recognizer}", "evaluate", spec, inputs, run)
+
+    def score(self, method: Method, scorer: str, config: Any) -> None:
+        from benchmark.anonymized import file_sha256
+
+        own = _asdict(config)
+        inputs: tuple[str, ...] = self._data_inputs(method)
+        if scorer == "video-synth" and config.weights is None:
+            own.pop("weights")
+            inputs = (*inputs, ACTION_MODEL)
+        for key, value in list(own.items()):  # configured files count by their bytes, not their path
+            if isinstance(value, Path):
+                own[key] = {"sha256": file_sha256(value)} if value.is_file() else str(value)
+        spec = {**self._rows_spec(method), "scorer": scorer, "config": own}
+
+        def run(folder: Path) -> dict[str, Any]:
+            from benchmark.registry import SCORERS
+            from benchmark.score_cli import score_dataset
+
+            cfg = config
+            if ACTION_MODEL in inputs:
+                cfg = dataclasses.replace(config, weights=self.folder(ACTION_MODEL) / "model.pt")
+            instance = SCORERS.get(scorer)(cfg).to(self.device)
+            result = score_dataset(self.probes_root(method), subjects=self.test_subjects,
+                                   conditions=self.probe_conditions, views=self.r.protocol.views,
+                                   method=method.name, parameters=method.parameters, scorers=[instance],
+                                   progress=self.progress)
+            write_rows(folder, result.rows)
+            return {"label": instance.label, "sequences": result.sequences, "rows": len(result.rows)}
+
+        self.add(f"score {method.label} {scorer}", "score", spec, inputs, run)
+
+    def realism(self, method: Method) -> None:
+        frechet = list(self.c.realism.frechet)
+        spec = {**self._rows_spec(method), "frechet": frechet}
+        inputs = (*self._data_inputs(method), *(f"recognizer {r}" for r in frechet))
+
+        def run(folder: Path) -> dict[str, Any]:
+            from benchmark.score_cli import score_dataset
+            from recognizers.base import load_recognizer
+
+            recs = [load_recognizer(self.folder(f"recognizer {r}") / "model.npz").to(self.device) for r in frechet]
+            result = score_dataset(self.probes_root(method), subjects=self.test_subjects,
+                                   conditions=self.probe_conditions, views=self.r.protocol.views,
+                                   method=method.name, parameters=method.parameters, original=self.root,
+                                   recognizers=recs, cache_dir=self.normalized, workers=self.workers,
+                                   progress=self.progress)
+            write_rows(folder, result.rows)
+            return {"sequences": result.sequences, "rows": len(result.rows),
+                    "temporal_undefined": list(result.temporal_undefined)}
+
+        self.add(f"realism {method.label}", "realism", spec, inputs, run)
+
+    # -------------------------------------------------------------------------------------- pictures
+
+    def pictures(self) -> None:
+        section = self.c.pictures
+        methods = self.r.methods
+        sweep = sorted((m for m in methods if m.name == "stgan"), key=lambda m: float(m.config.alpha))
+        main = next((m for m in sweep if float(m.config.alpha) == section.stgan_alpha), sweep[0] if sweep else None)
+        noise = next((m for m in methods if m.name == "noise-gait"), None)
+        if main is None and noise is None:
+            return
+        used = [m for m in (noise, main, *sweep) if m is not None]
+        spec = {"pictures": _asdict(section), "rows": {
+            "noise_gait": None if noise is None else noise.label, "stgan": None if main is None else main.label,
+            "sweep": [m.label for m in sweep]}}
+        inputs = sorted({WORLD, *(f"anonymize {m.label}" for m in used)})
+
+        def row(m: Method | None, label: str) -> tuple[str, Path, str] | None:
+            return None if m is None else (label, self.probes_root(m), m.parameters)
+
+        def run(folder: Path) -> dict[str, Any]:
+            from benchmark.runner.pictures import draw_pictures
+
+            keys = self.picture_keys()
+            index = draw_pictures(
+                folder, self.root, keys, noise_gait=row(noise, "noise-gait"),
+                stgan=row(main, "ST-GAN"),
+                sweep=[(m.parameters, self.probes_root(m)) for m in sweep], frames=section.frames,
+                crop=section.crop,
+            )
+            return {"files": [p["file"] for p in index]}
+
+        self.add(PICTURES, "pictures", spec, inputs, run)
+
+    def picture_keys(self) -> list[tuple[int, str]]:
+        """The sequence drawn at each configured view that the test group has (view, key)."""
+        from benchmark.data.casia import CasiaB
+
+        section = self.c.pictures
+        subject = section.subject or self.test_subjects[0]
+        if subject not in self.test_subjects:
+            raise ValueError(f"pictures.subject {subject!r} is not a test subject ({', '.join(self.test_subjects)})")
+        conditions = [section.condition] if section.condition else self.probe_conditions
+        refs = CasiaB(self.root).index([subject], conditions, section.views)
+        keys = []
+        for view in section.views:
+            at = sorted((r for r in refs if r.view == view), key=lambda r: conditions.index(r.condition))
+            if at:
+                keys.append((view, at[0].key))
+        return keys
+
+
+def build_stages(resolved: Resolved, store: Store, *, progress: bool = True) -> tuple[list[Stage], Builder]:
+    """All stages of a run in execution order (each after its inputs), with keys set.
+
+    Order: world, the action model, recognizers, anonymizer training, anonymization, then per method its
+    evaluate, score and realism stages, and the pictures last.
+    """
+    b = Builder(resolved, store, progress=progress)
+    if resolved.uses_action_model:
+        b.action_model()
+    for name, config in resolved.recognizers.items():
+        b.recognizer(name, config)
+    for m in resolved.methods:
+        if m.trainable:
+            b.train(m)
+    for m in resolved.methods:
+        b.anonymize(m)
+    for m in resolved.methods:
+        for rec in resolved.recognizers:
+            b.evaluate(m, rec)
+        for scorer, config in resolved.scorers.items():
+            b.score(m, scorer, config)
+        if resolved.config.realism.enabled:
+            b.realism(m)
+    if resolved.config.pictures.enabled:
+        b.pictures()
+    return list(b.stages.values()), b
+

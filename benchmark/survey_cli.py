@@ -1,0 +1,162 @@
+"""Command ``gaitbench survey build|serve|analyze``: a naturalness rating study (MOS), as in the paper's Fig. 12.
+
+- ``build DIR... --out SURVEY``: stimuli from anonymized datasets (and the original, as hidden references),
+  balanced over methods and views, encoded as browser-playable clips; ``SURVEY/survey.json``.
+- ``serve SURVEY``: the rating web app (prints the link to hand out; ``--port 0`` picks a free port).
+- ``analyze SURVEY``: rater screening, MOS per method and view with quartiles and a two-way bootstrap interval;
+  ``SURVEY/results-mos.csv`` (tidy rows) and its run record, and tables on stdout.
+
+See docs/survey.md and :mod:`benchmark.survey`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any, TypeVar
+
+from benchmark.cli import non_negative_int, positive_int
+from benchmark.data.cli import parse_list
+
+C = TypeVar("C")
+
+
+def _views(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in parse_list(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"views must be integers in degrees, e.g. 0,90,180; got {text!r}") from None
+
+
+def _conditions(text: str) -> tuple[str, ...]:
+    return tuple(parse_list(text))
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+def _config(cls: type[C], path: str | None, overrides: dict[str, Any]) -> C:
+    """``cls`` from the TOML file ``path`` (or defaults), with the command line's given options on top."""
+    from benchmark.config import load_toml
+
+    base = load_toml(cls, path) if path else cls()
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[type-var]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    survey = sub.add_parser("survey", help="run a naturalness rating study (MOS): build, serve, analyze",
+                            description="A naturalness rating study like the paper's (Fig. 12). See docs/survey.md.")
+    survey_sub = survey.add_subparsers(dest="survey_command", metavar="SURVEY_COMMAND")
+    survey.set_defaults(func=lambda args: (survey.print_help(), 2)[1])
+
+    p = survey_sub.add_parser(
+        "build", help="choose stimuli and encode browser-playable clips",
+        description="Choose stimuli from anonymized datasets (folders with anonymization.json), balanced over "
+        "methods and views, plus hidden references from the original dataset (the one folder without "
+        "anonymization.json) and bad anchors made from it; encode H.264 (or VP9) clips with PyAV and write "
+        "OUT/survey.json. A rerun encodes only missing clips. Options override the --config TOML.")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="anonymized datasets, and optionally the original")
+    p.add_argument("--out", required=True, help="survey folder to write")
+    p.add_argument("--config", help="TOML with BuildConfig keys (clips, references, anchors, views, ...)")
+    p.add_argument("--clips", type=positive_int, help="test clips in all, split equally over methods (default 60)")
+    p.add_argument("--references", type=non_negative_int,
+                   help="hidden reference clips (default: one per view when the original is given)")
+    p.add_argument("--anchors", type=non_negative_int, help="anchor clips (default 4)")
+    p.add_argument("--views", type=_views, help="e.g. 0,90,180 (default: views all test datasets have)")
+    p.add_argument("--conditions", type=_conditions, help="e.g. nm or nm-05,nm-06 (default: all)")
+    p.add_argument("--seed", type=int, help="seed of the stimulus choice and anchors (default 0)")
+    p.add_argument("--codec", choices=("auto", "h264", "vp9"), help="clip codec (default auto: H.264, else VP9)")
+    p.add_argument("--crf", type=int, help="encoder quality, 0..51, lower is better (default 20)")
+    p.set_defaults(func=cmd_build)
+
+    p = survey_sub.add_parser(
+        "serve", help="the rating web app (prints the link for raters)",
+        description="Serve the survey in SURVEY to raters' browsers. Each rater opens /new, gets a token and "
+        "rates every clip in an order of their own; answers go to a SQLite file. Ctrl-C stops.")
+    p.add_argument("survey", metavar="SURVEY", help="survey folder (from gaitbench survey build)")
+    p.add_argument("--db", help="response file (default SURVEY/responses.sqlite)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for raters on other machines)")
+    p.add_argument("--port", type=non_negative_int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--min-watch", type=_fraction, default=0.9,
+                   help="fraction of a clip's duration a play must last to count as watched (default 0.9)")
+    p.add_argument("--quiet", action="store_true", help="do not log requests")
+    p.set_defaults(func=cmd_serve)
+
+    p = survey_sub.add_parser(
+        "analyze", help="screen raters; MOS per method and view with quartiles and bootstrap intervals",
+        description="Read SURVEY/survey.json and the response file; screen raters; write tidy rows (metrics mos, "
+        "mos_q1, mos_median, mos_q3, mos_min, mos_max; evaluator survey; condition all; view -1 = all views) "
+        "and print tables. Options override the --config TOML.")
+    p.add_argument("survey", metavar="SURVEY", help="survey folder")
+    p.add_argument("--db", help="response file (default SURVEY/responses.sqlite)")
+    p.add_argument("--out", help="results CSV (default SURVEY/results-mos.csv)")
+    p.add_argument("--config", help="TOML with AnalysisConfig keys")
+    p.add_argument("--min-reference-mean", type=float,
+                   help="drop raters whose mean on the hidden references is below this (default 3; 0 = off)")
+    p.add_argument("--no-anchor-check", dest="anchor_check", action="store_false", default=None,
+                   help="keep raters who rate the anchors no lower than the references")
+    p.add_argument("--min-completion", type=_fraction,
+                   help="drop raters who rated fewer than this fraction of the clips (default 0.5)")
+    p.add_argument("--boot", type=positive_int, help="bootstrap replicates per cell (default 2000)")
+    p.add_argument("--seed", type=int, help="bootstrap seed (default 0)")
+    p.set_defaults(func=cmd_analyze)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from benchmark.survey.build import BuildConfig, build_survey
+
+    config = _config(BuildConfig, args.config, {
+        "clips": args.clips, "references": args.references, "anchors": args.anchors, "views": args.views,
+        "conditions": args.conditions, "seed": args.seed, "codec": args.codec, "crf": args.crf})
+    document = build_survey(args.dirs, args.out, config)
+    print(f"survey: {len(document['stimuli'])} clips in {Path(args.out)} ({document['encoded']} encoded now); "
+          f"serve it with: gaitbench survey serve {args.out}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from benchmark.survey.server import serve
+
+    serve(args.survey, args.db, args.host, args.port, min_fraction=args.min_watch, quiet=args.quiet)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from benchmark.evaluate import write_run_record
+    from benchmark.results import write_csv
+    from benchmark.survey.analyze import (
+        AnalysisConfig,
+        analyze_ratings,
+        format_mos_tables,
+        format_screening,
+        screening_records,
+    )
+    from benchmark.survey.definition import DEFAULT_DB, load_survey
+    from benchmark.survey.store import read_ratings
+
+    config = _config(AnalysisConfig, args.config, {
+        "min_reference_mean": args.min_reference_mean, "anchor_check": args.anchor_check,
+        "min_completion": args.min_completion, "n_boot": args.boot, "seed": args.seed})
+    survey = load_survey(args.survey)
+    db = Path(args.db) if args.db else Path(args.survey) / DEFAULT_DB
+    ratings = read_ratings(db, survey.survey_id)
+    rows, screening = analyze_ratings(survey, ratings, config)
+    out = Path(args.out) if args.out else Path(args.survey) / "results-mos.csv"
+    frame = write_csv(rows, out)
+    kept = int(screening["kept"].sum())
+    write_run_record(out.with_name(out.stem + ".run.json"), survey=str(survey.root), survey_id=survey.survey_id,
+                     db=str(db), config=dataclasses.asdict(config), ratings=len(ratings),
+                     raters=len(screening), raters_kept=kept, screening=screening_records(screening))
+    print(f"raters: {kept} of {len(screening)} kept\n{format_screening(screening)}\n")
+    print(format_mos_tables(frame))
+    print(f"\nwrote {out}")
+    return 0

@@ -1,0 +1,417 @@
+"""gaitbench report: tables, figures and the HTML page from hand-built results tables with hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.container import BarContainer, ErrorbarContainer
+
+from benchmark.cli import main
+from benchmark.results import Row, to_frame, write_csv
+from reports import figures, tables
+from reports.report import build_report, parse_formats, safe_name
+from reports.run import load_run
+from reports.summary import summarize
+
+SR = "success_rate"
+STGAN = "stgan (alpha=0.3)"
+
+
+def rates(method: str, parameters: str, cells: dict[tuple[str, int], tuple[float, int]], *, k: int = 1,
+          evaluator: str = "rec", metric: str = SR) -> list[Row]:
+    """Rows per (condition, view) plus, per condition, the view -1 row pooled over views (as evaluate writes)."""
+    rows = [Row(method, evaluator, c, v, metric, value, n, k=k, parameters=parameters)
+            for (c, v), (value, n) in cells.items()]
+    for condition in sorted({c for c, _ in cells}):
+        mine = [(value, n) for (c, _), (value, n) in cells.items() if c == condition]
+        n = sum(n for _, n in mine)
+        rows.append(Row(method, evaluator, condition, -1, metric, sum(v * m for v, m in mine) / n, n, k=k,
+                        parameters=parameters))
+    return rows
+
+
+# Hand-computed pooled top-1 success rates (conditions nm and bg, weighted by n):
+#   identity view 0:  (0.10 * 10 + 0.40 * 30) / 40 = 13 / 40 = 0.325
+#   identity view 90: (0.20 * 10 + 0.50 * 10) / 20 = 0.35
+#   identity all:     nm (1 + 2) / 20 = 0.15 (n 20), bg (12 + 5) / 40 = 0.425 (n 40) -> (3 + 17) / 60 = 1/3
+#   stgan view 0:     (0.90 * 10 + 0.70 * 30) / 40 = 30 / 40 = 0.75
+#   stgan view 90:    (0.80 * 10 + 0.60 * 10) / 20 = 0.70
+#   stgan all:        nm 0.85 (n 20), bg (21 + 6) / 40 = 0.675 (n 40) -> (17 + 27) / 60 = 44 / 60
+TOP1 = {"identity": {"0": 0.325, "90": 0.35, "all": 1 / 3}, STGAN: {"0": 0.75, "90": 0.70, "all": 44 / 60}}
+# Top-3: identity 0 everywhere; stgan nm 0.5 / bg 0.3 at both views -> view 0: (5 + 9) / 40 = 0.35,
+#   view 90: (5 + 3) / 20 = 0.4, all: (10 + 12) / 60 = 22 / 60
+TOP3_STGAN = {"0": 0.35, "90": 0.40, "all": 22 / 60}
+# frame scores by "frame-x": identity nm 0.9 (n 5) / bg 0.8 (n 15) at view 0 -> 0.825; 0.9 / 0.9 at 90 -> 0.9;
+#   stgan 0.6 / 0.7 at view 0 -> (3 + 10.5) / 20 = 0.675; 0.5 / 0.5 at 90 -> 0.5
+FRAME = {"identity": {"0": 0.825, "90": 0.9}, STGAN: {"0": 0.675, "90": 0.5}}
+
+
+def success_rows() -> list[Row]:
+    return [
+        *rates("identity", "", {("nm", 0): (0.10, 10), ("bg", 0): (0.40, 30), ("nm", 90): (0.20, 10),
+                                ("bg", 90): (0.50, 10)}),
+        *rates("stgan", "alpha=0.3", {("nm", 0): (0.90, 10), ("bg", 0): (0.70, 30), ("nm", 90): (0.80, 10),
+                                      ("bg", 90): (0.60, 10)}),
+        *rates("identity", "", {("nm", 0): (0.0, 10), ("bg", 0): (0.0, 30), ("nm", 90): (0.0, 10),
+                                ("bg", 90): (0.0, 10)}, k=3),
+        *rates("stgan", "alpha=0.3", {("nm", 0): (0.5, 10), ("bg", 0): (0.3, 30), ("nm", 90): (0.5, 10),
+                                      ("bg", 90): (0.3, 10)}, k=3),
+    ]
+
+
+def frame_rows() -> list[Row]:
+    def score(method: str, parameters: str, cells: dict[tuple[str, int], tuple[float, int]]) -> list[Row]:
+        return rates(method, parameters, cells, k=0, evaluator="frame-x", metric="frame_score")
+    return [*score("identity", "", {("nm", 0): (0.9, 5), ("bg", 0): (0.8, 15), ("nm", 90): (0.9, 5),
+                                    ("bg", 90): (0.9, 5)}),
+            *score("stgan", "alpha=0.3", {("nm", 0): (0.6, 5), ("bg", 0): (0.7, 15), ("nm", 90): (0.5, 5),
+                                          ("bg", 90): (0.5, 5)})]
+
+
+def sweep_rows() -> list[Row]:
+    """stgan at alpha 0.2, 0.3 (seeds 0 and 1) and 0.4; nm probes only, n 10."""
+    rows = []
+    for parameters, (v0, v90) in {"alpha=0.2": (0.5, 0.6), "alpha=0.3": (0.7, 0.8), "alpha=0.3;seed=1": (0.9, 0.6),
+                                  "alpha=0.4": (1.0, 0.9)}.items():
+        rows += rates("stgan", parameters, {("nm", 0): (v0, 10), ("nm", 90): (v90, 10)})
+    for parameters, (v0, v90) in {"alpha=0.2": (0.97, 0.96), "alpha=0.4": (0.95, 0.93)}.items():
+        rows += rates("stgan", parameters, {("nm", 0): (v0, 4), ("nm", 90): (v90, 4)}, k=0, evaluator="frame-x",
+                      metric="frame_score")
+    return rows
+
+
+def mos_rows() -> list[Row]:
+    rows = []
+    for method, parameters, base in (("noise-gait", "", 2.0), ("stgan", "alpha=0.3", 3.0)):
+        for view in (0, 90):
+            shift = view / 90 * 0.5
+            for metric, value in (("mos", base + 0.2 + shift), ("mos_q1", base + shift), ("mos_median", base + 0.1),
+                                  ("mos_q3", base + 1.0), ("mos_min", 1.0), ("mos_max", 5.0)):
+                rows.append(Row(method, "survey", "all", view, metric, value, 20, parameters=parameters))
+    return rows
+
+
+def frame_of(rows: list[Row]) -> pd.DataFrame:
+    return to_frame(rows)
+
+
+def make_run(root: Path, rows: list[Row], *, extra: dict[str, list[Row]] | None = None,
+             record: dict | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, root / "results.csv")
+    for name, more in (extra or {}).items():
+        write_csv(more, root / f"results-{name}.csv")
+    if record is not None:
+        (root / "run.json").write_text(json.dumps(record))
+    return root
+
+
+# ------------------------------------------------------------------------------------------------------------
+# tables
+
+
+def test_pooled_success_rates_are_n_weighted_means() -> None:
+    frame = frame_of(success_rows())
+    top1 = tables.by_view(frame, metric=SR, evaluator="rec", k=1)
+    assert list(top1.index) == ["identity", STGAN]
+    assert list(top1.columns) == ["0", "90", "all"]
+    for variant, expected in TOP1.items():
+        for column, value in expected.items():
+            assert top1.loc[variant, column] == pytest.approx(value, abs=1e-12), (variant, column)
+    top3 = tables.by_view(frame, metric=SR, evaluator="rec", k=3)
+    assert top3.loc[STGAN].to_dict() == pytest.approx(TOP3_STGAN)
+    # one condition alone is not pooled
+    bg = tables.by_view(frame, metric=SR, evaluator="rec", k=1, condition="bg")
+    assert bg.loc["identity"].to_dict() == pytest.approx({"0": 0.40, "90": 0.50, "all": 0.425})
+    # without view -1 rows the "all" column is the n-weighted mean over views: identity (13 + 7) / 60
+    no_all = frame[frame["view"] != -1]
+    assert tables.by_view(no_all, metric=SR, evaluator="rec", k=1).loc["identity", "all"] == pytest.approx(1 / 3)
+    # a condition "all" row is used as it is, not pooled with the others
+    extra = frame_of([Row("identity", "rec", "all", 0, SR, 0.9, 99, k=1)])
+    both = pd.concat([frame, extra], ignore_index=True)
+    assert tables.by_view(both, metric=SR, evaluator="rec", k=1).loc["identity", "0"] == pytest.approx(0.9)
+
+
+def test_markdown_latex_csv_hold_the_hand_computed_numbers() -> None:
+    table = tables.success_tables(frame_of(success_rows()), {"rec": "a recognizer"})[0]
+    assert table.name == "success-top1-rec"
+    md = tables.to_markdown(table)
+    lines = md.splitlines()
+    assert "| method | 0 | 90 | all |" in lines
+    assert "| identity | 32.5 | 35.0 | 33.3 |" in lines
+    assert "| stgan (alpha=0.3) | 75.0 | 70.0 | 73.3 |" in lines
+    assert lines.index("| identity | 32.5 | 35.0 | 33.3 |") < lines.index("| stgan (alpha=0.3) | 75.0 | 70.0 | 73.3 |")
+    assert "Produced by rec (a recognizer)" in md and "n = 20 to 40 probes per view" in md
+
+    tex = tables.to_latex(table).splitlines()
+    assert tex[tex.index(r"\toprule") + 1] == r"method & 0 & 90 & all \\"
+    body = tex[tex.index(r"\midrule") + 1 : tex.index(r"\bottomrule")]
+    assert body == [r"identity & 32.5 & 35.0 & 33.3 \\", r"stgan (alpha=0.3) & 75.0 & 70.0 & 73.3 \\"]
+    assert r"\begin{tabular}{lrrr}" in tex and r"\label{tab:success-top1-rec}" in tex
+
+    csv = tables.to_csv(table).splitlines()
+    assert csv == ["method,0,90,all", "identity,32.5,35,33.3333", "stgan (alpha=0.3),75,70,73.3333"]
+
+
+def test_latex_escapes_special_characters() -> None:
+    assert tables.latex_escape("a_b & 50% {x}") == r"a\_b \& 50\% \{x\}"
+
+
+def test_naturalness_table_per_scorer() -> None:
+    found = tables.naturalness_tables(frame_of(frame_rows()), {})
+    assert [t.name for t in found] == ["frame-score-frame-x"]
+    values = found[0].frame
+    for variant, expected in FRAME.items():
+        assert values.loc[variant, ["0", "90"]].tolist() == pytest.approx([expected["0"], expected["90"]])
+    # all: identity nm (4.5 + 4.5) / 10 = 0.9 (n 10), bg (12 + 4.5) / 20 = 0.825 (n 20) -> (9 + 16.5) / 30
+    assert values.loc["identity", "all"] == pytest.approx(25.5 / 30)
+    assert "| identity | 0.8250 | 0.9000 | 0.8500 |" in tables.to_markdown(found[0])
+
+
+def test_alpha_tables_rows_are_alphas_and_seeds_are_averaged() -> None:
+    frame = frame_of(sweep_rows())
+    sweep = tables.alpha_sweep(frame, metric=SR, evaluator="rec", k=1)["stgan"]
+    assert list(sweep.mean.index) == ["0.2", "0.3", "0.4"] and sweep.alphas == (0.2, 0.3, 0.4)
+    assert list(sweep.mean.columns) == ["0", "90", "all"]
+    assert sweep.seeds.tolist() == [1, 2, 1]
+    # alpha 0.3: seeds give 0.7 / 0.9 at view 0 and 0.8 / 0.6 at 90 -> mean 0.8 / 0.7, range 0.7-0.9 / 0.6-0.8
+    assert sweep.mean.loc["0.3", ["0", "90"]].tolist() == pytest.approx([0.8, 0.7])
+    assert sweep.low.loc["0.3", ["0", "90"]].tolist() == pytest.approx([0.7, 0.6])
+    assert sweep.high.loc["0.3", ["0", "90"]].tolist() == pytest.approx([0.9, 0.8])
+    assert sweep.mean.loc["0.4", ["0", "90", "all"]].tolist() == pytest.approx([1.0, 0.9, 0.95])
+
+    found = {t.name: t for t in tables.alpha_tables(frame, {})}
+    assert set(found) == {"alpha-stgan-success-top1-rec", "alpha-stgan-success-top1-rec-range",
+                          "alpha-stgan-frame-score-frame-x"}
+    md = tables.to_markdown(found["alpha-stgan-success-top1-rec"]).splitlines()
+    assert "| alpha | 0 | 90 | all |" in md
+    assert "| 0.3 | 80.0 | 70.0 | 75.0 |" in md
+    # over all views both seeds of alpha 0.3 give 0.75 ((0.7 + 0.8) / 2 and (0.9 + 0.6) / 2): no range there
+    assert "| 0.3 | 20.0 | 20.0 | 0.0 |" in tables.to_markdown(found["alpha-stgan-success-top1-rec-range"])
+    frame_md = tables.to_markdown(found["alpha-stgan-frame-score-frame-x"]).splitlines()
+    assert frame_md[2:6] == ["| alpha | 0 | 90 | all |", "|---|---|---|---|", "| 0.2 | 0.9700 | 0.9600 | 0.9650 |",
+                             "| 0.4 | 0.9500 | 0.9300 | 0.9400 |"]
+
+
+def test_mos_box_input() -> None:
+    boxes = tables.mos_boxes(frame_of(mos_rows()))
+    assert boxes[["method", "view"]].values.tolist() == [["noise-gait", 0], ["noise-gait", 90],
+                                                         [STGAN, 0], [STGAN, 90]]
+    row = boxes.iloc[3]  # stgan at 90: base 3.0, shift 0.5
+    assert [row[s] for s in ("mean", "q1", "median", "q3", "min", "max")] == pytest.approx([3.7, 3.5, 3.1, 4.0, 1, 5])
+    assert row["n"] == 20
+    table = tables.mos_table(frame_of(mos_rows()), {"survey": "20 raters"})
+    assert table is not None
+    md = tables.to_markdown(table).splitlines()
+    assert "| method | statistic | 0 | 90 |" in md
+    assert "| noise-gait | mean | 2.20 | 2.70 |" in md and "| stgan (alpha=0.3) | q1 | 3.00 | 3.50 |" in md
+
+
+def test_parameters_and_labels() -> None:
+    assert tables.parse_parameters("alpha=0.3;seed=1") == {"alpha": "0.3", "seed": "1"}
+    assert tables.variant_label("stgan", "alpha=0.3;seed=1") == "stgan (alpha=0.3, seed=1)"
+    with pytest.raises(ValueError, match="not key=value"):
+        tables.parse_parameters("alpha")
+    assert safe_name("../a b/<x>") == "_a_b__x_"
+    assert parse_formats("PNG, pdf") == ("png", "pdf")
+    with pytest.raises(ValueError, match="unknown figure format 'svg'"):
+        parse_formats("png,svg")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# figures: the plotted data read back from the Axes equals the tables
+
+
+def test_success_figure_bars_equal_the_table() -> None:
+    frame = frame_of(success_rows())
+    fig = figures.success_figure(frame, "rec", "rec (a recognizer)")
+    top1, top3 = fig.axes[:2]
+    heights = {c.get_label(): [p.get_height() for p in c.patches] for c in top1.containers
+               if isinstance(c, BarContainer)}
+    assert heights == {"identity": pytest.approx([32.5, 35.0]), STGAN: pytest.approx([75.0, 70.0])}
+    heights3 = {c.get_label(): [p.get_height() for p in c.patches] for c in top3.containers
+                if isinstance(c, BarContainer)}
+    assert heights3[STGAN] == pytest.approx([35.0, 40.0])
+    assert [t.get_text() for t in top1.get_xticklabels()] == ["0°", "90°"]
+    assert "rec (a recognizer)" in fig.get_suptitle()
+
+
+def test_score_figure_lines_equal_the_table_and_title_names_the_scorer() -> None:
+    fig = figures.score_figure(frame_of(frame_rows()), "frame-x", "frame_score", "frame-x (a detector)")
+    ax = fig.axes[0]
+    lines = {line.get_label(): (np.asarray(line.get_xdata()).tolist(), np.asarray(line.get_ydata()).tolist())
+             for line in ax.lines}
+    assert lines["identity"] == ([0, 90], pytest.approx([0.825, 0.9]))
+    assert lines[STGAN] == ([0, 90], pytest.approx([0.675, 0.5]))
+    assert ax.get_title() == "frame score: frame-x (a detector)"
+
+
+def test_alpha_figure_means_and_seed_spread() -> None:
+    fig = figures.alpha_figure(frame_of(sweep_rows()), "rec", topk=[1])
+    ax = fig.axes[0]
+    found = {}
+    for container in ax.containers:
+        assert isinstance(container, ErrorbarContainer)
+        line, _, bars = container.lines
+        found[container.get_label()] = (np.asarray(line.get_ydata()).tolist(), bars)
+    assert set(found) == {"alpha = 0.2", "alpha = 0.3 (2 seeds)", "alpha = 0.4"}
+    assert found["alpha = 0.2"][0] == pytest.approx([50.0, 60.0])
+    assert found["alpha = 0.2"][1] == ()  # one seed: no spread drawn
+    mean, bars = found["alpha = 0.3 (2 seeds)"]
+    assert mean == pytest.approx([80.0, 70.0])
+    (collection,) = bars
+    assert isinstance(collection, LineCollection)
+    segments = [np.asarray(s) for s in collection.get_segments()]
+    assert [s[:, 1].tolist() for s in segments] == [pytest.approx([70.0, 90.0]), pytest.approx([60.0, 80.0])]
+
+
+def test_mos_figure_boxes_from_quartiles() -> None:
+    fig = figures.mos_figure(frame_of(mos_rows()))
+    ax = fig.axes[0]
+    by_gid: dict[str, list] = {}
+    for artist in [*ax.lines, *ax.patches]:
+        gid = artist.get_gid()
+        if gid:
+            by_gid.setdefault(gid, []).append(artist)
+    assert by_gid[f"median:{STGAN}:90"][0].get_ydata().tolist() == pytest.approx([3.1, 3.1])
+    mean = by_gid[f"mean:{STGAN}:90"][0]
+    assert mean.get_marker() == "^" and mean.get_ydata().tolist() == pytest.approx([3.7])
+    box = by_gid[f"box:{STGAN}:90"][0].get_path().get_extents()
+    assert (box.y0, box.y1) == pytest.approx((3.5, 4.0))
+    whiskers = sorted(y for w in by_gid[f"whisker:{STGAN}:90"] for y in w.get_ydata())
+    assert (whiskers[0], whiskers[-1]) == pytest.approx((1.0, 5.0))
+    assert by_gid["median:noise-gait:0"][0].get_ydata().tolist() == pytest.approx([2.1, 2.1])
+
+
+def test_pdf_has_no_date_and_is_reproducible() -> None:
+    frame = frame_of(frame_rows())
+    a = figures.figure_bytes(figures.score_figure(frame, "frame-x", "frame_score"), "pdf")
+    b = figures.figure_bytes(figures.score_figure(frame, "frame-x", "frame_score"), "pdf")
+    assert a == b and b"CreationDate" not in a
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the summary and the whole report
+
+
+def test_summary_names_the_winner_view_and_cost() -> None:
+    frame = frame_of([*success_rows(), *frame_rows()])
+    lines = summarize(frame, {"rec": "a recognizer"})
+    assert lines[0] == (
+        "Against rec (a recognizer), stgan (alpha=0.3) anonymizes best: top-1 success rate 73.3% over all views, "
+        "highest at 0° (75.0%), lowest at 90° (70.0%); top-3 36.7%; clean probes (identity): 33.3%."
+    )
+    # frame score over all views: stgan nm (3 + 2.5) / 10 = 0.55, bg (10.5 + 2.5) / 20 = 0.65 -> 18.5 / 30;
+    # identity 25.5 / 30; change 18.5 / 25.5 - 1 = -27.5%
+    assert lines[1] == ("Cost in naturalness of stgan (alpha=0.3): frame score by frame-x 0.6167 against 0.8500 "
+                        "for the clean data (-27.5%).")
+    assert lines[2] == "No survey (MOS) results in this run."
+
+
+def _picture(root: Path) -> None:
+    folder = root / "pictures"
+    folder.mkdir()
+    image = np.zeros((8, 16, 3), np.uint8)
+    image[:, :8] = 255
+    cv2.imwrite(str(folder / "fig8-090.png"), image)
+    (folder / "index.json").write_text(json.dumps([
+        {"file": "fig8-090.png", "figure": "fig8", "view": 90, "caption": "036-nm-05 <b>"},
+        {"file": "../results.csv", "figure": "fig9", "view": 0, "caption": "outside"},
+    ]))
+
+
+def test_report_html_is_self_contained_escaped_and_summarised(tmp_path: Path) -> None:
+    evil = "<script>alert(1)</script>"
+    rows = [*success_rows(), *frame_rows(),
+            *rates(evil, "", {("nm", 0): (0.1, 10), ("nm", 90): (0.1, 10)})]
+    run = make_run(tmp_path / "run", rows, extra={"mos": mos_rows()},
+                   record={"git": "abc123", "stages": {"evaluate": 12.5}, "labels": {"rec": "a <recognizer>"}})
+    _picture(run)
+    report = build_report(run, formats=["png"])
+    html = report.html.read_text(encoding="utf-8")
+    summary = ("Against rec (a &lt;recognizer&gt;), stgan (alpha=0.3) anonymizes best: top-1 success rate 73.3% "
+               "over all views")
+    assert summary in html
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    sources = re.findall(r'src="([^"]*)"', html)
+    assert sources and all(s.startswith("data:image/") for s in sources)
+    assert not re.search(r"(?i)https?://", html)
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', html))
+    assert "<link" not in html
+    # every figure kind present, the picture embedded, the bad picture entry refused and stated
+    names = sorted(p.name for p in report.figures)
+    assert names == ["fig11-success-rec.png", "fig12-mos.png", "fig13-frame-score-frame-x.png"]
+    assert [p.name for p in report.pictures] == ["fig8-090.png"]
+    assert "036-nm-05 &lt;b&gt;" in html and "outside pictures/" in html
+    assert "No video scores in this run (no video_score rows)." in report.missing
+    assert "abc123" in html and "12.5" in html
+    # the tables are written in three formats and the Markdown collection holds them
+    md = (report.out / "tables" / "success-top1-rec.md").read_text()
+    assert "| identity | 32.5 | 35.0 | 33.3 |" in md
+    assert (report.out / "tables" / "success-top1-rec.tex").is_file()
+    assert "| stgan (alpha=0.3) | 75.0 | 70.0 | 73.3 |" in (report.out / "tables.md").read_text()
+    assert sorted(json.loads((report.out / "report.json").read_text())["figures"]) == [f"figures/{n}" for n in names]
+
+
+def test_success_only_run_states_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = make_run(tmp_path / "run", success_rows())
+    assert main(["report", str(run), "--formats", "pdf"]) == 0
+    printed = capsys.readouterr().out
+    assert "No naturalness scores in this run" in printed
+    html = (run / "report" / "index.html").read_text(encoding="utf-8")
+    for text in ("No naturalness scores in this run", "No frame scores in this run", "No video scores in this run",
+                 "No survey (MOS) results in this run", "No alpha sweep in this run", "run.json is missing"):
+        assert text in html, text
+    assert sorted(p.name for p in (run / "report" / "figures").iterdir()) == ["fig11-success-rec.pdf"]
+    # a rerun replaces the whole earlier report (no stale files)
+    (run / "report" / "tables" / "stale.md").write_text("old")
+    assert main(["report", str(run), "--formats", "png"]) == 0
+    assert not (run / "report" / "tables" / "stale.md").exists()
+    assert sorted(p.name for p in (run / "report" / "figures").iterdir()) == ["fig11-success-rec.png"]
+
+
+def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(empty / "results.csv")) + " does not exist"):
+        build_report(empty)
+    assert main(["report", str(empty)]) == 2
+    assert f"{empty / 'results.csv'} does not exist" in capsys.readouterr().err
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.csv").write_text("method,view,value\nidentity,0,0.5\n")
+    with pytest.raises(ValueError, match=r"results.csv is not a gaitbench results table: columns \['parameters'"):
+        load_run(bad)
+
+    run = make_run(tmp_path / "run", success_rows())
+    (run / "results-extra.csv").write_text((run / "results.csv").read_text().replace(",0.1,", ",oops,", 1))
+    with pytest.raises(ValueError, match=r"results-extra.csv, data row \d+: column 'value' must be a number, got 'oo"):
+        load_run(run)
+    (run / "results-extra.csv").unlink()
+
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="is not a gaitbench report"):
+        build_report(run, other)
+    assert (other / "notes.txt").read_text() == "keep me"
+    with pytest.raises(ValueError, match="into the run directory itself"):
+        build_report(run, run)
+
+
+def test_nan_values_are_shown_as_gaps() -> None:
+    frame = frame_of([*success_rows(), Row("noise-gait", "rec", "nm", 0, SR, math.nan, 0, k=1)])
+    values = tables.by_view(frame, metric=SR, evaluator="rec", k=1)
+    assert "noise-gait" not in values.index  # a NaN row pools to nothing
+    table = tables.Table("t", "t", pd.DataFrame({"0": [math.nan, 0.5]}, index=pd.Index(["a", "b"], name="method")),
+                         "x", scale=100, digits=1)
+    assert "| a | - |" in tables.to_markdown(table) and r"a & -- \\" in tables.to_latex(table)

@@ -1,0 +1,358 @@
+"""``gaitbench run`` (benchmark.runner): the run directory, content-keyed caching, resumption, config errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from benchmark.config import ConfigError
+from benchmark.results import read_csv
+from benchmark.runner import execute, load_run_config, plan_run
+from benchmark.runner.cache import STAGE_VERSIONS, Stage, Store, stage_key
+from tests.conftest import write_casia_tree, write_video
+
+REPO = Path(__file__).resolve().parents[1]
+# Fréchet distances of a handful of sequences have singular covariances; the warning says so, the test knows.
+pytestmark = pytest.mark.filterwarnings("ignore:Matrix is singular")
+SUBJECTS = tuple(f"{i:03d}" for i in range(1, 8))
+CONDITIONS = ("nm-01", "nm-02", "nm-05", "bg-01")
+VIEWS = (0, 90)
+FRAMES, SHAPE = 12, (48, 36)
+
+PROTOCOL = """
+name = "tiny"
+description = "7 subjects: recognizers 2 / GN 1 / ST-GAN 2 / test 2"
+reference_subjects = 7
+views = [0, 90]
+gallery = ["nm-01", "nm-02"]
+[groups]
+recognizers = 2
+gn = 1
+stgan = 2
+test = 2
+[probes]
+nm = ["nm-05"]
+bg = ["bg-01"]
+"""
+
+# Small enough to train in seconds, large enough that the generators keep a person-sized silhouette.
+TINY_GAN = "clip = 4\nbatch = 2\nepochs = 8\nlr = 0.002\n"
+CONFIG = f"""
+name = "tiny"
+seed = 0
+device = "cpu"
+workers = 1
+threads = 1
+protocol = "protocol.toml"
+
+[world]
+path = "data"
+
+[recognizers.zheng2011]
+rank = 4
+
+[anonymizers.identity]
+
+[anonymizers.blur]
+sigma = 3.0
+
+[anonymizers.noise-gait]
+{TINY_GAN}
+[anonymizers.stgan]
+{TINY_GAN}gn_epochs = 2
+gn_batch = 8
+gn_lr = 0.002
+sweep = {{ alpha = [0.2, 0.4] }}
+
+[scorers.frame-hog]
+stride = 3
+
+[scorers.video-synth]
+weights = "action.pt"
+
+[realism]
+frechet = ["zheng2011"]
+
+[pictures]
+views = [0, 90]
+frames = 3
+stgan_alpha = 0.2
+"""
+
+
+def write_world(root: Path) -> Path:
+    """7 subjects x CONDITIONS x VIEWS x 12 frames of 48x36 with colour videos and background videos."""
+    tree = write_casia_tree(root, subjects=SUBJECTS, conditions=CONDITIONS, views=VIEWS, frames=FRAMES, shape=SHAPE)
+    for view in VIEWS:
+        scene = np.zeros((*SHAPE, 3), np.uint8)
+        scene[..., 1] = np.linspace(40, 200, SHAPE[1], dtype=np.uint8)[None, :]
+        scene[..., 2] = 60 + view
+        for s, subject in enumerate(SUBJECTS):
+            write_video(root / "videos" / f"{subject}-bkgrd-{view:03d}.avi", np.repeat(scene[None], 3, axis=0))
+            for key, masks in tree.truth.items():
+                if key.startswith(subject) and key.endswith(f"{view:03d}"):
+                    frames = np.repeat(scene[None], FRAMES, axis=0)
+                    frames[masks] = (200 - 20 * s, 60 + 10 * s, 60)
+                    write_video(root / "videos" / f"{key}.avi", frames)
+    return root
+
+
+def write_action_weights(path: Path) -> Path:
+    """A video-synth checkpoint of an untrained network (seeded): scoring needs a file, not a good model."""
+    import torch
+
+    from benchmark.scorers.action import ACTIONS, ActionNet, save_action_model
+
+    torch.manual_seed(0)
+    return save_action_model(path, ActionNet(len(ACTIONS), width=4).eval(),
+                             {"classes": list(ACTIONS), "crop": 32, "width": 4, "heldout": {"accuracy": None}})
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the tiny world (``data/``), the protocol, an action checkpoint and ``run.toml``."""
+    root = tmp_path_factory.mktemp("project")
+    write_world(root / "data")
+    (root / "protocol.toml").write_text(PROTOCOL, encoding="utf-8")
+    write_action_weights(root / "action.pt")
+    (root / "run.toml").write_text(CONFIG, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def baseline(project: Path) -> Iterator[tuple[Path, Any]]:
+    """One uninterrupted run of ``run.toml`` into ``project/runs/base`` (its own cache)."""
+    out = project / "runs" / "base"
+    result = execute(plan_run(load_run_config(project / "run.toml"), out, progress=False), log=lambda line: None)
+    yield out, result
+
+
+def variant(project: Path, name: str, old: str, new: str) -> Path:
+    """``run.toml`` with ``old`` replaced by ``new``, written as ``name`` beside it."""
+    text = CONFIG.replace(old, new)
+    assert text != CONFIG, f"{old!r} is not in the config"
+    path = project / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ the run directory
+
+
+def test_results_table_has_every_method_evaluator_metric_and_view(baseline: tuple[Path, Any]) -> None:
+    out, result = baseline
+    assert result.finished and all(s.status == "ran" for s in result.stages)
+    frame = read_csv(out / "results.csv")
+    variants = {("identity", ""), ("blur", "margin=4;sigma=3"), ("noise-gait", "beta=0.3"),
+                ("stgan", "alpha=0.2"), ("stgan", "alpha=0.4")}
+    assert set(zip(frame["method"], frame["parameters"], strict=True)) == variants
+    expected = {
+        ("zheng2011", "accuracy", 1), ("zheng2011", "accuracy", 3), ("zheng2011", "success_rate", 1),
+        ("zheng2011", "success_rate", 3), ("frame-hog", "frame_score", 0), ("video-synth", "video_score", 0),
+        ("silhouettes", "temporal_change_ratio", 0), ("zheng2011", "frechet", 0),
+    }
+    for method, parameters in variants:
+        rows = frame[(frame["method"] == method) & (frame["parameters"] == parameters)]
+        assert set(zip(rows["evaluator"], rows["metric"], rows["k"], strict=True)) == expected, method
+        for (evaluator, metric, k), part in rows.groupby(["evaluator", "metric", "k"]):
+            assert set(zip(part["condition"], part["view"], strict=True)) == {
+                (c, v) for c in ("nm", "bg") for v in (0, 90, -1)}, (method, evaluator, metric, k)
+    # Two test subjects x one probe per condition type per view: n = 2 per view, 4 over both views.
+    acc = frame[(frame["metric"] == "accuracy")]
+    assert set(acc.loc[acc["view"] >= 0, "n"]) == {2} and set(acc.loc[acc["view"] == -1, "n"]) == {4}
+
+
+def test_identity_success_rate_is_one_minus_clean_accuracy(baseline: tuple[Path, Any]) -> None:
+    frame = read_csv(baseline[0] / "results.csv")
+    ident = frame[frame["method"] == "identity"].set_index(["evaluator", "condition", "view", "k", "metric"])["value"]
+    acc = ident.xs("accuracy", level="metric")
+    success = ident.xs("success_rate", level="metric")
+    assert len(acc) == 12  # nm, bg x views 0, 90, all x k 1, 3
+    np.testing.assert_allclose(success.sort_index().to_numpy(), 1 - acc.sort_index().to_numpy(), atol=1e-6)
+    # Clean probes against themselves: the temporal change ratio is exactly 1, the Fréchet distance 0.
+    realism = frame[(frame["method"] == "identity") & frame["metric"].isin(["temporal_change_ratio", "frechet"])]
+    np.testing.assert_allclose(realism.loc[realism["metric"] == "temporal_change_ratio", "value"], 1.0)
+    np.testing.assert_allclose(realism.loc[realism["metric"] == "frechet", "value"], 0.0, atol=1e-6)
+
+
+def test_run_record_labels_and_pictures(baseline: tuple[Path, Any]) -> None:
+    out, result = baseline
+    record = json.loads((out / "run.json").read_text())
+    assert set(record["labels"]) == {"zheng2011", "frame-hog", "video-synth", "silhouettes"}
+    assert record["labels"]["zheng2011"].startswith("GEI -> robust PCA")
+    assert "trained on 2 subjects" in record["labels"]["zheng2011"]
+    assert record["labels"]["frame-hog"].startswith("OpenCV") and "action.pt" in record["labels"]["video-synth"]
+    assert record["seeds"]["run"] == 0 and record["seeds"]["anonymizers"]["stgan[alpha=0.2]"] == 0
+    assert record["hardware"]["cpus"] >= 1 and record["hardware"]["device"] == "cpu"
+    assert [s["name"] for s in record["stages"]] == [s.name for s in result.stages]
+    assert set(record["stage_seconds"]) == {s.name for s in result.stages}
+    assert record["config"]["anonymizers"]["stgan"]["sweep"] == {"alpha": [0.2, 0.4]}
+    index = json.loads((out / "pictures" / "index.json").read_text())
+    assert sorted(p["file"] for p in index) == sorted(f"fig{f}-{v:03d}.png" for f in (8, 9, 17, 18) for v in (0, 90))
+    assert all((out / "pictures" / p["file"]).is_file() for p in index)
+    fig8 = next(p for p in index if p["file"] == "fig8-090.png")
+    assert fig8["figure"] == "fig8" and fig8["view"] == 90
+    # The first test subject (006 of 001..007: recognizers 001-002, GN 003, ST-GAN 004-005) at its first probe.
+    assert "006-nm-05-090" in fig8["caption"] and "ST-GAN (alpha=0.2)" in fig8["caption"]
+
+
+# ------------------------------------------------------------------------------------------------ caching
+
+
+def test_rerun_reuses_every_stage(baseline: tuple[Path, Any], project: Path, capsys) -> None:
+    out, first = baseline
+    before = (out / "results.csv").read_bytes()
+    again = execute(plan_run(load_run_config(project / "run.toml"), out, progress=False))
+    assert {s.status for s in again.stages} == {"cached"}
+    assert [s.key for s in again.stages] == [s.key for s in first.stages]
+    assert (out / "results.csv").read_bytes() == before
+    text = capsys.readouterr().out
+    assert text.count(": cached (computed in") == len(first.stages)
+
+
+def test_changing_one_parameter_recomputes_only_its_dependants(baseline: tuple[Path, Any], project: Path) -> None:
+    out, first = baseline
+    shutil.copytree(out / "cache", project / "runs" / "changed" / "cache")
+    # ST-GAN's alpha 0.4 becomes 0.3: its training, data, scores and the pictures; nothing else.
+    changed = variant(project, "alpha.toml", "alpha = [0.2, 0.4]", "alpha = [0.2, 0.3]")
+    result = execute(plan_run(load_run_config(changed), project / "runs" / "changed", progress=False),
+                     log=lambda line: None)
+    ran = {s.name for s in result.stages if s.status != "cached"}
+    assert ran == {
+        "train stgan[alpha=0.3]", "anonymize stgan[alpha=0.3]", "evaluate stgan[alpha=0.3] zheng2011",
+        "score stgan[alpha=0.3] frame-hog", "score stgan[alpha=0.3] video-synth", "realism stgan[alpha=0.3]",
+        "pictures",
+    }
+    # The blur sigma: only blur's data and rows (it has no training and is not in the pictures).
+    blur = variant(project, "blur.toml", "sigma = 3.0", "sigma = 2.0")
+    plan = plan_run(load_run_config(blur), project / "runs" / "changed", progress=False)
+    assert {s.name for s in plan.stages if plan.status(s) != "cached"} == {
+        "anonymize blur[margin=4;sigma=2]", "evaluate blur[margin=4;sigma=2] zheng2011",
+        "score blur[margin=4;sigma=2] frame-hog", "score blur[margin=4;sigma=2] video-synth",
+        "realism blur[margin=4;sigma=2]",
+    }
+    unchanged = {s.name: s.key for s in first.stages}
+    assert {s.name: s.key for s in result.stages if s.status == "cached"}.items() <= unchanged.items()
+
+
+def test_interrupted_run_resumes_to_the_same_results(baseline: tuple[Path, Any], project: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    out = project / "runs" / "killed"
+    config = load_run_config(project / "run.toml")
+    first = execute(plan_run(config, out, progress=False), stop_after="train stgan[alpha=0.2]", log=lambda line: None)
+    assert not first.finished and first.stages[-1].name == "train stgan[alpha=0.2]"
+    assert not (out / "results.csv").exists()
+
+    # A kill in the middle of anonymizing: the stage raises after its first sequence is written.
+    import benchmark.anonymized as anonymized
+
+    real = anonymized.anonymize_dataset
+
+    def dies(anonymizer: Any, data_root: Any, out_root: Any, *, subjects: Any, conditions: Any, views: Any,
+             **kwargs: Any) -> Any:
+        from benchmark.data.casia import CasiaB
+
+        real(anonymizer, data_root, out_root, refs=CasiaB(data_root).index(subjects, conditions, views)[:1], **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(anonymized, "anonymize_dataset", dies)
+    with pytest.raises(KeyboardInterrupt):
+        execute(plan_run(config, out, progress=False), log=lambda line: None)
+    monkeypatch.setattr(anonymized, "anonymize_dataset", real)
+
+    plan = plan_run(config, out, progress=False)
+    statuses = {s.name: plan.status(s) for s in plan.stages}
+    assert statuses["train stgan[alpha=0.2]"] == "cached" and statuses["anonymize blur[margin=4;sigma=3]"] == "partial"
+    done = execute(plan, log=lambda line: None)
+    assert done.finished
+    assert {s.name for s in done.stages if s.status == "resumed"} == {"anonymize blur[margin=4;sigma=3]"}
+    pd.testing.assert_frame_equal(read_csv(out / "results.csv"), read_csv(baseline[0] / "results.csv"))
+    assert (out / "results.csv").read_bytes() == (baseline[0] / "results.csv").read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------ keys and store
+
+
+def test_stage_key_is_the_documented_hash() -> None:
+    # Independent reference: sha256 of the canonical JSON payload the cache module documents.
+    payload = {"inputs": {"world": "abc"}, "kind": "score", "spec": {"a": [1, 2], "b": "x"},
+               "version": STAGE_VERSIONS["score"]}
+    want = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
+    assert stage_key("score", {"b": "x", "a": (1, 2)}, {"world": "abc"}) == want
+    assert stage_key("score", {"b": "x", "a": (1, 2)}, {"world": "abd"}) != want
+    assert stage_key("evaluate", {"b": "x", "a": (1, 2)}, {"world": "abc"}) != want
+    with pytest.raises(ValueError, match="unknown stage kind 'scores'"):
+        stage_key("scores", {}, {})
+
+
+def test_store_status_goes_new_partial_cached(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    stage = Stage("score x", "score", {}, (), lambda folder: {}, key="k1")
+    assert store.status(stage) == "new"
+    with store.lock(stage) as folder:
+        assert store.status(stage) == "new"  # the lock file alone is not work
+        (folder / "part").write_text("x")
+    assert store.status(stage) == "partial"
+    store.finish(stage, {}, 1.5, {"rows": 3})
+    assert store.status(stage) == "cached" and store.record(stage)["report"] == {"rows": 3}
+    assert store.status(Stage("score x", "score", {}, (), lambda folder: {}, key="k2")) == "new"
+
+
+# ------------------------------------------------------------------------------------------------ configs
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('name = "tiny"', 'name = "tiny"\nsed = 1', r"unknown key 'sed'; did you mean 'seed'"),
+        ('path = "data"', 'path = "data"\npreset = "ci"\nsubject = 3', r"world: unknown key 'subject'"),
+        ("seed = 0", 'seed = "0"', r"\.seed: expected an integer, got '0'"),
+        ("rank = 4", "rank = 4\nranks = 5", r"recognizers\.zheng2011: unknown key 'ranks'; did you mean 'rank'"),
+        ("rank = 4", 'rank = "4"', r"recognizers\.zheng2011\.rank: expected an integer"),
+        ("[recognizers.zheng2011]", "[recognizers.zheng2012]", r"recognizers\.zheng2012: unknown recognizer"),
+        ("sigma = 3.0", "sigma = 3.0\nsigm = 1", r"anonymizers\.blur: unknown key 'sigm'"),
+        ("{ alpha = [0.2, 0.4] }", "{ alfa = [0.2, 0.4] }", r"anonymizers\.stgan: unknown key 'alfa'"),
+        ("{ alpha = [0.2, 0.4] }", "{ alpha = 0.2 }", r"anonymizers\.stgan\.sweep\.alpha: expected a non-empty list"),
+        ("stride = 3", "strides = 3", r"scorers\.frame-hog: unknown key 'strides'"),
+        ('frechet = ["zheng2011"]', 'frechet = ["gaitset"]', r"realism\.frechet: 'gaitset' is not one of"),
+        ("frames = 3", "frames = 3\nview = [0]", r"pictures: unknown key 'view'; did you mean 'views'"),
+        ('protocol = "protocol.toml"', 'protocol = "papers"', r"protocol: unknown protocol 'papers'"),
+    ],
+)
+def test_bad_config_names_the_key(project: Path, old: str, new: str, message: str) -> None:
+    path = variant(project, "bad.toml", old, new)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_run_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_cli_reports_a_bad_key_and_plans_without_running(project: Path, tmp_path: Path, capsys) -> None:
+    path = variant(project, "bad-cli.toml", "rank = 4", "rank = 4\nepochs = 2")
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "recognizers.zheng2011: unknown key 'epochs'" in capsys.readouterr().err
+    assert main(["run", str(project / "run.toml"), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "new       train stgan[alpha=0.4]" in text and "to run" in text
+    assert not (tmp_path / "out").exists()  # planning writes nothing
+
+
+@pytest.mark.parametrize("name", ["ci", "quick", "paper"])
+def test_shipped_configs_parse_and_plan(name: str, tmp_path: Path) -> None:
+    resolved = load_run_config(REPO / "configs" / f"{name}.toml")
+    plan = plan_run(resolved, tmp_path / "out", progress=False)
+    names = [s.name for s in plan.stages]
+    assert names[0] == "world" and names[-1] == "pictures"
+    assert {"recognizer zheng2011", "recognizer wu2017-mt", "train stgan[alpha=0.2]", "train stgan[alpha=0.3]",
+            "train stgan[alpha=0.4]", "train noise-gait[beta=0.3]"} <= set(names)
+    assert {("identity", ""), ("blur", "margin=4;sigma=8")} <= {(m.name, m.parameters) for m in resolved.methods}
+    assert "frame-hog" in resolved.scorers and "video-synth" in resolved.scorers
+    assert not (tmp_path / "out").exists()

@@ -28,7 +28,8 @@ from benchmark import shard
 from benchmark.protocol import Protocol
 from benchmark.record import git_hash, run_record, write_run_record  # noqa: F401 (moved; importable from here)
 from benchmark.results import Row, per_view_table
-from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix, wilson_interval
+from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix
+from benchmark.stats import wilson_interval
 
 if TYPE_CHECKING:
     from recognizers.base import Embedding, Recognizer

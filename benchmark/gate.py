@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.results import COLUMNS
+from benchmark.results import COLUMNS, read_results
 
 GOLDEN_FORMAT = "gaitbench-golden"
 GOLDEN_VERSION = 1
@@ -159,9 +159,8 @@ class GateResult:
 def read_run(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """The run's tidy rows: ``RUN_DIR/results.csv`` and every ``RUN_DIR/results-*.csv`` concatenated.
 
-    Read as the report reads them (:func:`reports.run.read_results`); a repeated row key is refused.
+    Read as the report reads them (:func:`benchmark.results.read_results`); a repeated row key is refused.
     """
-    from reports.run import read_results
 
     try:
         frame, _ = read_results(run_dir)

@@ -15,7 +15,6 @@ of probes not identified), as in the paper. Intervals are Wilson score intervals
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -100,19 +99,6 @@ def topk_hits(
     better = (per_subject < true).sum(axis=1)
     equal = (per_subject == true).sum(axis=1) - 1  # other subjects at the same distance
     return {int(k): np.clip((int(k) - better) / (equal + 1), 0.0, 1.0) for k in ks}
-
-
-def wilson_interval(successes: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``successes / n`` (95% by default); ``(nan, nan)`` when n == 0."""
-    if n < 0 or successes < 0 or successes > n:
-        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def view_matrix(

@@ -18,7 +18,8 @@ metric                      evaluator             value, n, interval
 ==========================  ====================  ===========================================================
 
 The view ``-1`` row of ``frechet`` is the distance between the pooled sets, not a mean of the per-view ones.
-Intervals (:func:`t_interval`) treat sequences as the independent units; frames of one sequence are not.
+Intervals (:func:`benchmark.stats.t_interval`) treat sequences as the independent units; frames of one sequence
+are not.
 
 Scorer and recognizer code is imported when the command runs, so building the parser stays cheap.
 """
@@ -32,12 +33,13 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.cli import positive_int
 from benchmark.data.cli import parse_list, parse_subjects
+from benchmark.stats import t_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,46 +55,6 @@ TEMPORAL_EVALUATOR = "silhouettes"
 FRECHET_METRIC = "frechet"
 
 
-def t_interval(
-    values: Sequence[float] | Iterable[float],
-    confidence: float = 0.95,
-    bounds: tuple[float, float] | None = None,
-) -> tuple[float, float]:
-    """Student-t interval of the mean of ``values`` (independent items, e.g. one score per sequence).
-
-    ``mean +- t_{(1 + confidence) / 2, n - 1} * s / sqrt(n)`` with ``s`` the sample standard deviation.
-
-    Parameters
-    ----------
-    values : sequence of float, length n
-    confidence : float
-        In (0, 1); 0.95 by default.
-    bounds : (low, high), optional
-        The range the mean can take (e.g. ``(0, 1)`` for scores); the interval is clipped to it.
-
-    Returns
-    -------
-    (float, float)
-        ``(nan, nan)`` for n < 2: one sequence gives no estimate of the spread.
-    """
-    import numpy as np
-    from scipy import stats
-
-    x = np.asarray(list(values), dtype=np.float64)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"values must be finite, got {x[~np.isfinite(x)][:3].tolist()}")
-    n = len(x)
-    if n < 2:
-        return (math.nan, math.nan)
-    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
-    lo, hi = float(x.mean()) - half, float(x.mean()) + half
-    if bounds is not None:
-        lo, hi = max(bounds[0], lo), min(bounds[1], hi)
-    return (lo, hi)
-
-
 def mean_rows(
     values: dict[tuple[str, int], list[float]],
     *,
@@ -100,7 +62,8 @@ def mean_rows(
     base: dict[str, Any],
 ) -> list[Row]:
     """Rows of per-sequence ``values`` keyed ``(condition type, view)``: one per key and one per condition
-    type over all its views (``view = -1``); value = mean, n = number of sequences, 95% :func:`t_interval`."""
+    type over all its views (``view = -1``); value = mean, n = number of sequences, 95%
+    :func:`benchmark.stats.t_interval`."""
     from benchmark.results import Row
 
     pooled: dict[str, list[float]] = {}

@@ -29,9 +29,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from benchmark.io import atomic_open, write_json
+from benchmark.results import RESULTS
 from reports import figures, tables
 from reports.html import Image, Section, esc, page, value_html
-from reports.run import IMAGE_TYPES, PICTURES, RESULTS, RunData, load_run
+from reports.run import IMAGE_TYPES, PICTURES, RunData, load_run
 from reports.summary import summarize
 from reports.tables import FRAME, SHOWN, SUCCESS, VIDEO, Table
 

@@ -19,9 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.results import COLUMNS, read_csv
+from benchmark.results import read_results
 
-RESULTS = "results.csv"
 RECORD = "run.json"
 PICTURES = "pictures"
 PICTURE_INDEX = "index.json"
@@ -78,48 +77,6 @@ def evaluator_label(evaluator: str, labels: Mapping[str, str]) -> str:
     """``"frame-hog (OpenCV HOG ...)"`` from ``labels``; the bare evaluator name when it has no label."""
     text = labels.get(evaluator)
     return f"{evaluator} ({text})" if text else evaluator
-
-
-def read_results(run_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[Path, ...]]:
-    """``RUN_DIR/results.csv`` and ``RUN_DIR/results-*.csv`` concatenated, with the files read.
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``RUN_DIR`` or ``RUN_DIR/results.csv`` does not exist.
-    ValueError
-        When a file lacks columns of :data:`benchmark.results.COLUMNS` or holds non-numeric values.
-    """
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"run directory {root} does not exist")
-    main = root / RESULTS
-    if not main.is_file():
-        raise FileNotFoundError(
-            f"{main} does not exist: {root} is not a finished gaitbench run (make one with gaitbench run CONFIG)"
-        )
-    paths = (main, *sorted(root.glob("results-*.csv")))
-    frames = []
-    for path in paths:
-        frame = read_csv(path)[list(COLUMNS)]
-        for column in ("view", "k", "n", "value", "ci_low", "ci_high"):
-            values = pd.to_numeric(frame[column], errors="coerce")
-            empty = frame[column].isna() | frame[column].astype(str).str.strip().str.lower().isin(["", "nan"])
-            # value and the interval may be empty (no estimate, e.g. n = 0); view, k and n may not
-            bad = values.isna() & ~empty if column in ("value", "ci_low", "ci_high") else values.isna()
-            if bad.any():
-                row = int(bad.to_numpy().nonzero()[0][0])
-                raise ValueError(
-                    f"{path}, data row {row + 1}: column {column!r} must be a number, got {frame[column].iloc[row]!r}"
-                )
-            frame[column] = values
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True)
-    frame = frame.astype({"view": "int64", "k": "int64", "n": "int64", "value": "float64",
-                          "ci_low": "float64", "ci_high": "float64"})
-    for column in ("method", "parameters", "evaluator", "condition", "metric"):
-        frame[column] = frame[column].astype(str)
-    return frame, paths
 
 
 def read_record(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[str]]:

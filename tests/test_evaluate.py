@@ -15,7 +15,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.evaluate import EvalSets, check_recognizer_data, evaluate_recognizer, format_tables
 from benchmark.results import to_frame
-from benchmark.retrieval import wilson_interval
+from benchmark.stats import wilson_interval
 from recognizers.base import Embedding, FitOptions, Recognizer
 from recognizers.data import InputSpec, Sequences
 from recognizers.linear import pairwise_euclidean

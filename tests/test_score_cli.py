@@ -17,9 +17,9 @@ import pytest
 from benchmark.cli import main
 from benchmark.registry import RECOGNIZERS, SCORERS, Entry
 from benchmark.results import read_csv
-from benchmark.score_cli import t_interval
 from benchmark.scorers.base import Scorer
 from benchmark.scorers.realism import frechet_distance
+from benchmark.stats import t_interval
 from recognizers.base import Embedding, FitOptions, Recognizer
 from recognizers.data import Sequences, load_sequences
 from recognizers.linear import pairwise_euclidean

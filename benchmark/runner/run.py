@@ -19,11 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmark.results import RESULTS
 from benchmark.runner.cache import STAGE_VERSIONS, Stage, Store
 from benchmark.runner.config import Resolved
 from benchmark.runner.stages import ACTION_MODEL, PICTURES, ROWS, WORLD, Builder, build_stages
 
-RESULTS = "results.csv"
 RECORD = "run.json"
 PICTURES_DIR = "pictures"
 ROW_KINDS = ("evaluate", "score", "realism")

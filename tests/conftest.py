@@ -1,14 +1,21 @@
-"""Shared fixtures: tiny CASIA-B silhouette trees and lossless test videos written into tmp_path."""
+"""Shared fixtures: tiny CASIA-B silhouette trees, lossless test videos, a pixel recognizer and a small protocol."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+
+from benchmark.cli import main
+from recognizers.base import Embedding, FitOptions, Recognizer
+from recognizers.data import Sequences
+from recognizers.linear import pairwise_euclidean
+from recognizers.toy import write_toy_tree
 
 
 def walker_mask(shape: tuple[int, int], t: int, seed: int = 0) -> np.ndarray:
@@ -133,5 +140,90 @@ def broken_png() -> Callable[[str], bytes]:
         if kind == "empty":
             return b""
         raise ValueError(kind)
+
+    return make
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelsConfig:
+    height: int = 8
+    width: int = 8
+    embed_batch: int = 5
+
+
+class Pixels(Recognizer):
+    """A GEI's pixels (float64) as its embedding, Euclidean distances, nothing learnt: distances worked out by hand.
+
+    Constant ``h x w`` GEIs of values ``v`` and ``u`` are ``sqrt(h * w) |v - u|`` apart. It records which sequences
+    it embedded (:attr:`embedded`, keys in order) and how many probe rows it compared (:attr:`compared_rows`), so a
+    sharded run can be checked for how it split the work.
+    """
+
+    name = "pixels"
+    Config = PixelsConfig
+    input_kind = "gei"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.embedded: list[str] = []
+        self.compared_rows = 0
+
+    def _fit(self, train: Sequences, options: FitOptions) -> dict[str, Any]:
+        return {}
+
+    def embed(self, data: Sequences) -> Embedding:
+        self.embedded += [data.key(i) for i in range(len(data))]
+        return Embedding(data.geis().reshape(len(data), -1).astype(np.float64), data.views.copy())
+
+    def compare(self, gallery: Embedding, probes: Embedding) -> np.ndarray:
+        self.compared_rows += len(probes)
+        return pairwise_euclidean(gallery.features, probes.features)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return {}, {}
+
+    def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+        pass
+
+
+@pytest.fixture
+def pixels() -> type[Pixels]:
+    """The :class:`Pixels` recognizer class (``pixels(pixels.Config(height=32, width=22))`` for another size)."""
+    return Pixels
+
+
+@dataclasses.dataclass
+class SmallProtocol:
+    """A toy tree and a protocol over it, written by the ``small_protocol`` fixture; :meth:`train` trains on it."""
+
+    data: Path  # the toy tree: subjects 001.., views 0 and 90, 8 frames per sequence
+    protocol: Path  # gallery nm-01..04; probes nm-05/06, bg-01, cl-01; half the subjects train, half test
+    options: list[str]  # what every command passes: --protocol, --cache, --workers 1, --quiet and the extras
+
+    def train(self, recognizer: str, config: str) -> Path:
+        """``gaitbench train recognizer`` with the TOML text ``config``; the checkpoint ``<recognizer>.npz``."""
+        folder = self.protocol.parent
+        (folder / f"{recognizer}.toml").write_text(config)
+        ckpt = folder / f"{recognizer}.npz"
+        assert main(["train", "recognizer", recognizer, "--data", str(self.data), "--out", str(ckpt),
+                     "--config", str(folder / f"{recognizer}.toml"), *self.options]) == 0
+        return ckpt
+
+
+@pytest.fixture
+def small_protocol(tmp_path: Path) -> Callable[..., SmallProtocol]:
+    """``small_protocol(per_group, *options)``: a toy tree of ``2 * per_group`` subjects and its protocol."""
+
+    def make(per_group: int, *options: str) -> SmallProtocol:
+        data = write_toy_tree(tmp_path / "clean", subjects=range(2 * per_group), views=(0, 90), frames=8)
+        protocol = tmp_path / "small.toml"
+        protocol.write_text(
+            f'name = "small"\ndescription = "{per_group} train / {per_group} test"\nviews = [0, 90]\n'
+            'gallery = ["nm-01", "nm-02", "nm-03", "nm-04"]\n'
+            f"[groups]\nrecognizers = {per_group}\ntest = {per_group}\n"
+            '[probes]\nnm = ["nm-05", "nm-06"]\nbg = ["bg-01"]\ncl = ["cl-01"]\n'
+        )
+        common = ["--protocol", str(protocol), "--cache", str(tmp_path / "cache"), "--workers", "1", "--quiet"]
+        return SmallProtocol(data, protocol, [*common, *options])
 
     return make

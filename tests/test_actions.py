@@ -7,6 +7,7 @@ a handful of clips. The whole file runs in well under a minute on one core once 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 import sys
@@ -262,6 +263,7 @@ def _seq(frames: np.ndarray) -> GaitSequence:
 def test_missing_weights_name_the_file_and_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GAITBENCH_CACHE", str(tmp_path))
     monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS", raising=False)
+    monkeypatch.setattr("benchmark.scorers.action.BUNDLED_WEIGHTS", tmp_path / "not-shipped.pt")
     frames = np.zeros((16, 24, 32, 3), np.uint8)
     with pytest.raises(MissingWeightsError) as info:
         SynthActionScorer().score_frames(frames)
@@ -270,11 +272,34 @@ def test_missing_weights_name_the_file_and_the_command(tmp_path: Path, monkeypat
     monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "elsewhere.pt"))
     with pytest.raises(MissingWeightsError, match=r"elsewhere\.pt does not exist: make it with `gaitbench action"):
         SynthActionScorer().score_frames(frames)
+    monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS")
+    monkeypatch.setattr("benchmark.scorers.action.BUNDLED_WEIGHTS", tmp_path / "not-shipped.pt")
+    with pytest.raises(MissingWeightsError, match="synth-action.pt not found"):
+        SynthActionScorer().score_frames(frames)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.pt is not a readable torch checkpoint"):
         SynthActionScorer(Config(weights=tmp_path / "junk.pt")).score_frames(frames)
     with pytest.raises(ValueError, match="target 'dance' is not an action"):
         Config(target="dance")
+
+
+def test_the_bundled_model_is_the_documented_one_and_tells_walking_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing configured or cached, video-synth reads the shipped model, whose provenance file matches it;
+    on a person it never saw (subject seed 5000; training used 0-99) walks score high and other actions low."""
+    monkeypatch.setenv("GAITBENCH_CACHE", str(tmp_path))
+    monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS", raising=False)
+    bundled = Path(A.__file__).resolve().parents[1] / "scorers" / "models"
+    record = json.loads((bundled / "synth-action.json").read_text())
+    assert hashlib.sha256((bundled / "synth-action.pt").read_bytes()).hexdigest() == record["sha256"]
+    scorer = SynthActionScorer()
+    walk = [scorer.score_frames(A.render_action_clip("walk", 5000, view, seed=7))[0] for view in (36, 90, 144)]
+    assert scorer.weights_path == bundled / "synth-action.pt"
+    _, meta = load_action_model(bundled / "synth-action.pt")
+    assert meta["heldout"] == record["heldout"] and meta["heldout"]["accuracy"] >= 0.9
+    others = [scorer.score_frames(A.render_action_clip(a, 5000, 90, seed=7))[0] for a in ("stand", "jump", "run")]
+    assert min(walk) > 0.8 and max(others) < 0.1, (walk, others)
 
 
 def test_registry_entry_and_a_scorer_that_needs_torch_only() -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,43 +15,15 @@ from benchmark.cli import main
 from benchmark.evaluate import EvalSets, check_recognizer_data, evaluate_recognizer, format_tables
 from benchmark.results import to_frame
 from benchmark.stats import wilson_interval
-from recognizers.base import Embedding, FitOptions, Recognizer
 from recognizers.data import InputSpec, Sequences
-from recognizers.linear import pairwise_euclidean
 
-
-@dataclasses.dataclass(frozen=True)
-class FlatConfig:
-    size: int = 8
-
-
-class Flat(Recognizer):
-    """Embeds a GEI as its pixels: constant GEIs of value v are 8 |v - w| apart (8x8 pixels)."""
-
-    name = "flat"
-    Config = FlatConfig
-
-    @property
-    def spec(self) -> InputSpec:
-        return InputSpec(8, 8, "gei")
-
-    def _fit(self, train: Sequences, options: FitOptions) -> dict[str, Any]:
-        return {}
-
-    def embed(self, data: Sequences) -> Embedding:
-        return Embedding(data.geis().reshape(len(data), -1), data.views.copy())
-
-    def compare(self, gallery: Embedding, probes: Embedding) -> np.ndarray:
-        return pairwise_euclidean(gallery.features, probes.features)
-
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return {}, {}
-
-    def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
-        pass
+if TYPE_CHECKING:
+    from conftest import Pixels, SmallProtocol
 
 
 def flat(entries: list[tuple[str, str, int, float]]) -> Sequences:
+    """Constant 8x8 GEIs, one per ``(subject, condition, view, value)``: the ``pixels`` recognizer puts those of
+    values v and w 8 |v - w| apart."""
     items = [np.full((8, 8), value, np.float32) for *_, value in entries]
     return Sequences.make(items, [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries],
                           InputSpec(8, 8, "gei"))
@@ -72,11 +43,11 @@ def hand_made() -> EvalSets:
     return EvalSets(gallery, {"nm": probes}, ("a", "b", "c"))
 
 
-def test_rows_of_a_hand_made_setup() -> None:
-    rec = Flat().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
+def test_rows_of_a_hand_made_setup(pixels: type[Pixels]) -> None:
+    rec = pixels().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
     rows, matrix = evaluate_recognizer(rec, hand_made(), method="m", parameters="alpha=0.3", ks=(1, 2))
     frame = to_frame(rows).set_index(["metric", "k", "view"])
-    assert set(frame["evaluator"]) == {"flat"} and set(frame["method"]) == {"m"}
+    assert set(frame["evaluator"]) == {"pixels"} and set(frame["method"]) == {"m"}
     assert set(frame["parameters"]) == {"alpha=0.3"} and set(frame["condition"]) == {"nm"}
 
     def get(metric: str, k: int, view: int) -> pd.Series:
@@ -104,45 +75,37 @@ def test_rows_of_a_hand_made_setup() -> None:
     assert "same-view top-1 accuracy (%), probes: m" in text and "66.7" in text and "83.3" in text
 
 
-def test_same_view_leaves_out_probes_without_gallery_at_their_view() -> None:
+def test_same_view_leaves_out_probes_without_gallery_at_their_view(pixels: type[Pixels]) -> None:
     sets = hand_made()
     extra = flat([("a", "nm-05", 0, 0.02), ("d", "nm-05", 0, 0.5)])  # d has no gallery sequence at all
-    rows, _ = evaluate_recognizer(Flat().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)])),
+    rows, _ = evaluate_recognizer(pixels().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)])),
                                   EvalSets(sets.gallery, {"bg": extra}, sets.test_subjects), cross_view=False)
     frame = to_frame(rows).set_index(["metric", "k", "view"])
     assert frame.loc[("accuracy", 1, 0), "n"] == 1 and frame.loc[("accuracy", 1, 0), "value"] == 1.0
     assert "cross_view_accuracy" not in set(to_frame(rows)["metric"])
 
 
-def test_recognizers_trained_on_test_subjects_or_another_world_are_refused(tmp_path: Path) -> None:
-    rec = Flat().fit(flat([("a", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
-    with pytest.raises(ValueError, match=r"flat was trained on test subjects \['a'\]"):
+def test_recognizers_trained_on_test_subjects_or_another_world_are_refused(
+    tmp_path: Path, pixels: type[Pixels]
+) -> None:
+    rec = pixels().fit(flat([("a", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
+    with pytest.raises(ValueError, match=r"pixels was trained on test subjects \['a'\]"):
         check_recognizer_data(rec, ["a", "b"], tmp_path)
     (tmp_path / "world").mkdir()
     (tmp_path / "world" / "manifest.json").write_text('{"seed": 1, "preset": "quick"}')
-    rec = Flat().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]),
-                     fingerprint={"world": {"manifest_sha256": "0" * 64, "seed": 0, "preset": "quick"}})
+    rec = pixels().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]),
+                       fingerprint={"world": {"manifest_sha256": "0" * 64, "seed": 0, "preset": "quick"}})
     with pytest.raises(ValueError, match=r"trained on another world \(seed 0, preset quick\) than .* \(seed 1"):
         check_recognizer_data(rec, ["a", "b"], tmp_path / "world")
     check_recognizer_data(rec, ["a", "b"], tmp_path / "elsewhere")  # no manifest there: nothing to compare
 
 
-def test_cli_train_and_evaluate_clean_and_altered_probes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from recognizers.toy import write_toy_tree
-
-    clean = write_toy_tree(tmp_path / "clean", subjects=range(12), views=(0, 90), frames=8)
-    protocol = tmp_path / "small.toml"
-    protocol.write_text(
-        'name = "small"\ndescription = "6 train / 6 test"\nviews = [0, 90]\ngallery = ["nm-01", "nm-02", "nm-03", '
-        '"nm-04"]\n[groups]\nrecognizers = 6\ntest = 6\n[probes]\nnm = ["nm-05", "nm-06"]\nbg = ["bg-01"]\n'
-        'cl = ["cl-01"]\n'
-    )
-    config = tmp_path / "zheng.toml"
-    config.write_text("rank = 20\n")
-    common = ["--protocol", str(protocol), "--cache", str(tmp_path / "cache"), "--workers", "1", "--quiet"]
-    ckpt = tmp_path / "z.npz"
-    assert main(["train", "recognizer", "zheng2011", "--data", str(clean), "--out", str(ckpt),
-                 "--config", str(config), *common]) == 0
+def test_cli_train_and_evaluate_clean_and_altered_probes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], small_protocol: Callable[..., SmallProtocol]
+) -> None:
+    setup = small_protocol(6)  # 12 subjects: 6 train, 6 test
+    clean, common = setup.data, setup.options
+    ckpt = setup.train("zheng2011", "rank = 20\n")
     assert "trained zheng2011" in capsys.readouterr().out
 
     out = tmp_path / "clean.csv"

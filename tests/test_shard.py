@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pickle
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,51 +20,18 @@ from benchmark.evaluate import EvalSets, evaluate_recognizer
 from benchmark.results import to_frame
 from benchmark.shard import _merge, current, shard_bounds
 from benchmark.training import process_group
-from recognizers.base import Embedding, FitOptions, Recognizer
 from recognizers.data import InputSpec, Sequences
-from recognizers.linear import pairwise_euclidean
-from recognizers.toy import toy_sequences, write_toy_tree
+from recognizers.toy import toy_sequences
+
+if TYPE_CHECKING:
+    from conftest import Pixels, SmallProtocol
 
 SPEC = InputSpec(32, 22, "gei")
 
 
-@dataclasses.dataclass(frozen=True)
-class PixelsConfig:
-    embed_batch: int = 5
-
-
-class Pixels(Recognizer):
-    """A GEI's pixels as its embedding; remembers which sequences it embedded and how many probe rows it compared."""
-
-    name = "pixels"
-    Config = PixelsConfig
-    input_kind = "gei"
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.embedded: list[str] = []
-        self.compared_rows = 0
-
-    @property
-    def spec(self) -> InputSpec:
-        return SPEC
-
-    def _fit(self, train: Sequences, options: FitOptions) -> dict[str, Any]:
-        return {}
-
-    def embed(self, data: Sequences) -> Embedding:
-        self.embedded += [data.key(i) for i in range(len(data))]
-        return Embedding(data.geis().reshape(len(data), -1).astype(np.float64), data.views.copy())
-
-    def compare(self, gallery: Embedding, probes: Embedding) -> np.ndarray:
-        self.compared_rows += len(probes)
-        return pairwise_euclidean(gallery.features, probes.features)
-
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return {}, {}
-
-    def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
-        pass
+def make_pixels(pixels: type[Pixels]) -> Pixels:
+    """A :class:`conftest.Pixels` (the ``pixels`` fixture's class) reading the GEIs of :func:`toy_sets`."""
+    return pixels(pixels.Config(height=SPEC.height, width=SPEC.width))
 
 
 def toy_sets() -> EvalSets:
@@ -98,7 +64,8 @@ def test_ranks_holding_different_sequences_are_refused() -> None:
         _merge([("a", np.zeros((2, 3))), ("b", np.zeros((2, 3)))], "embedded")
 
 
-def _worker(rank: int, world: int, ports: tuple[int, int], out: str, cli_args: list[str]) -> None:
+def _worker(rank: int, world: int, ports: tuple[int, int], out: str, cli_args: list[str],
+            pixels: type[Pixels]) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(ports[0]))
     torch.set_num_threads(1)
@@ -106,7 +73,7 @@ def _worker(rank: int, world: int, ports: tuple[int, int], out: str, cli_args: l
     if main(cli_args) != 0:
         raise RuntimeError(f"gaitbench evaluate failed on rank {rank}")
     os.environ["MASTER_PORT"] = str(ports[1])
-    rec = Pixels()
+    rec = make_pixels(pixels)
     with process_group("cpu") as (_, r, w):
         rows, matrix = evaluate_recognizer(rec, toy_sets(), ks=(1, 3))
     with open(Path(out, f"rank{rank}.pkl"), "wb") as fh:
@@ -120,37 +87,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_two_gloo_processes_give_the_one_process_tables(tmp_path: Path) -> None:
-    clean = write_toy_tree(tmp_path / "clean", subjects=range(8), views=(0, 90), frames=8)
-    protocol = tmp_path / "small.toml"
-    protocol.write_text(
-        'name = "small"\ndescription = "4 train / 4 test"\nviews = [0, 90]\ngallery = ["nm-01", "nm-02", "nm-03", '
-        '"nm-04"]\n[groups]\nrecognizers = 4\ntest = 4\n[probes]\nnm = ["nm-05", "nm-06"]\nbg = ["bg-01"]\n'
-        'cl = ["cl-01"]\n'
-    )
-    (tmp_path / "zheng.toml").write_text("rank = 10\n")
+def test_two_gloo_processes_give_the_one_process_tables(
+    tmp_path: Path, pixels: type[Pixels], small_protocol: Callable[..., SmallProtocol]
+) -> None:
+    setup = small_protocol(4, "--device", "cpu")  # 8 subjects: 4 train, 4 test
     # A small GEINet whose embed_batch (5) does not divide the 32 gallery sequences: shards follow its batches.
-    (tmp_path / "geinet.toml").write_text(
-        "height = 64\nwidth = 44\nconv1 = 4\nconv2 = 8\nfc = 32\nepochs = 1\nembed_batch = 5\n"
-    )
-    common = ["--protocol", str(protocol), "--cache", str(tmp_path / "cache"), "--workers", "1", "--quiet",
-              "--device", "cpu"]
+    geinet = "height = 64\nwidth = 44\nconv1 = 4\nconv2 = 8\nfc = 32\nepochs = 1\nembed_batch = 5\n"
     ckpts = []
-    for name, config in (("zheng2011", "zheng.toml"), ("geinet", "geinet.toml")):
-        ckpts += ["--ckpt", str(tmp_path / f"{name}.npz")]
-        assert main(["train", "recognizer", name, "--data", str(clean), "--out", ckpts[-1],
-                     "--config", str(tmp_path / config), *common]) == 0
+    for name, config in (("zheng2011", "rank = 10\n"), ("geinet", geinet)):
+        ckpts += ["--ckpt", str(setup.train(name, config))]
 
     def evaluate(out: Path) -> list[str]:
-        return ["evaluate", *ckpts, "--gallery", str(clean), "--out", str(out), "--cross-view", "yes", *common]
+        return ["evaluate", *ckpts, "--gallery", str(setup.data), "--out", str(out), "--cross-view", "yes",
+                *setup.options]
 
     assert main(evaluate(tmp_path / "one.csv")) == 0
-    rec = Pixels()
+    rec = make_pixels(pixels)
     rows, matrix = evaluate_recognizer(rec, toy_sets(), ks=(1, 3))
     single = to_frame(rows)
 
     torch.multiprocessing.spawn(
-        _worker, args=(2, (_free_port(), _free_port()), str(tmp_path), evaluate(tmp_path / "two.csv")),
+        _worker, args=(2, (_free_port(), _free_port()), str(tmp_path), evaluate(tmp_path / "two.csv"), pixels),
         nprocs=2, join=True,
     )
     # The command: rank 0 wrote the same bytes as one process did; the record says two processes made them.

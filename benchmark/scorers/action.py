@@ -19,11 +19,13 @@ Kinetics-400 mean (0.43216, 0.394666, 0.37645) and std (0.22803, 0.22145, 0.2169
 models use. Training crops the same resized frames at a random horizontal offset, flips half of the clips
 left-right and scales their brightness by 0.8-1.2; scoring uses the centre crop only.
 
-Weights come from the config key ``weights``, the environment variable ``GAITBENCH_ACTION_WEIGHTS`` or
-``$GAITBENCH_CACHE/weights/synth-action.pt``, in that order; when missing, :class:`MissingWeightsError` names
-the command that makes the file. Checkpoints are ``torch.save`` of ``{'format', 'format_version',
-'state_dict', 'meta'}`` (``meta`` JSON-ready: classes, crop, width, held-out figures) read with
-``weights_only=True``.
+Weights come from the config key ``weights``, the environment variable ``GAITBENCH_ACTION_WEIGHTS``,
+``$GAITBENCH_CACHE/weights/synth-action.pt`` or, when none of these is set or present, the model shipped with the
+package (:data:`BUNDLED_WEIGHTS`, 1.2 MB: ``gaitbench action-model --clips-per-class 400 --subjects 100 --epochs
+20 --width 16 --crop 96``, held-out accuracy 0.95; its provenance is in ``models/synth-action.json`` beside it).
+A path that is configured but missing raises :class:`MissingWeightsError` naming the command that makes the file.
+Checkpoints are ``torch.save`` of ``{'format', 'format_version', 'state_dict', 'meta'}`` (``meta`` JSON-ready:
+classes, crop, width, held-out figures) read with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from torch import nn
 
 from benchmark import __version__
 from benchmark.io import atomic_path, cache_root
-from benchmark.scorers.base import MissingWeightsError, Scorer
+from benchmark.scorers.base import MissingWeightsError, Scorer, check_batch_size, find_weights
 from benchmark.scorers.resnext import clip_indices
 from benchmark.training import TrainSettings, select_device, train
 from benchmark.types import check_frames
@@ -56,6 +58,8 @@ MEAN_RGB: tuple[float, float, float] = (0.43216, 0.394666, 0.37645)
 STD_RGB: tuple[float, float, float] = (0.22803, 0.22145, 0.216989)
 WEIGHTS_FILE = "synth-action.pt"
 WEIGHTS_ENV = "GAITBENCH_ACTION_WEIGHTS"
+#: the model shipped inside the package, used when no other checkpoint is configured or cached
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "models" / WEIGHTS_FILE
 FORMAT = "gaitbench-synth-action"
 FORMAT_VERSION = 1
 MODEL_NAME = "gaitbench synthetic-action 3D CNN"
@@ -210,14 +214,16 @@ def load_action_model(path: str | os.PathLike[str]) -> tuple[ActionNet, dict[str
 
 
 def resolve_weights(configured: Path | None) -> Path:
-    """The checkpoint: ``configured``, else ``$GAITBENCH_ACTION_WEIGHTS``, else ``$GAITBENCH_CACHE/weights/``."""
+    """The checkpoint: ``configured``, else ``$GAITBENCH_ACTION_WEIGHTS``, else ``$GAITBENCH_CACHE/weights/``,
+    else the bundled model (:data:`BUNDLED_WEIGHTS`)."""
     default_dir = cache_root() / "weights"
-    env = os.environ.get(WEIGHTS_ENV)
-    given = configured if configured is not None else (Path(env) if env else None)
-    path = (given or default_dir / WEIGHTS_FILE).expanduser()
-    if not path.is_file():
-        raise MissingActionWeightsError(path, default_dir, tried=given is not None)
-    return path
+    try:
+        return find_weights(configured, filename=WEIGHTS_FILE, env_var=WEIGHTS_ENV, default_dir=default_dir)
+    except MissingWeightsError as exc:  # the same search; only the advice differs (the file is made, not fetched)
+        if exc.tried is None and BUNDLED_WEIGHTS.is_file():
+            return BUNDLED_WEIGHTS
+        path = exc.tried or (default_dir / WEIGHTS_FILE).expanduser()
+        raise MissingActionWeightsError(path, default_dir, tried=exc.tried is not None) from None
 
 
 class MissingActionWeightsError(MissingWeightsError):
@@ -469,8 +475,7 @@ class Config:
     batch_size: int = 8
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        check_batch_size(self.batch_size)
         if self.target not in ACTIONS:
             raise ValueError(f"target {self.target!r} is not an action of the model; known: {', '.join(ACTIONS)}")
 
@@ -499,12 +504,6 @@ class SynthActionScorer(Scorer):
                                  f"{self.config.target!r}")
             self._model, self.meta, self.weights_path = model.to(self.device), meta, path
         return self._model
-
-    def to(self, device: str) -> SynthActionScorer:
-        super().to(device)
-        if self._model is not None:
-            self._model.to(device)
-        return self
 
     @property
     def label(self) -> str:

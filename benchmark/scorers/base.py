@@ -106,6 +106,12 @@ def find_weights(
     return path
 
 
+def check_batch_size(batch_size: int) -> None:
+    """``ValueError`` unless a scorer config's ``batch_size`` (items per forward pass) is at least 1."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
 #: a torch/torchvision pair that works together on the CPU (torchvision wheels must match their torch build)
 TORCH_PAIR = "torch==2.14.1 torchvision==0.29.1"
 

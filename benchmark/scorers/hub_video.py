@@ -68,7 +68,7 @@ from torch import nn
 
 from benchmark.scorers.action import clip_probabilities as _softmax_probabilities
 from benchmark.scorers.action import crop, normalise
-from benchmark.scorers.base import Scorer, SequenceScore, find_weights, import_extra, require_frames
+from benchmark.scorers.base import Scorer, SequenceScore, check_batch_size, find_weights, import_extra, require_frames
 from benchmark.scorers.resnext import CheckpointMismatchError, clip_indices, read_labels
 from benchmark.types import GaitSequence, check_frames
 
@@ -274,8 +274,7 @@ class Config:
             raise ValueError(f"targets must name at least one class, each once, got {list(self.targets)}")
         if not self.fps > 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        check_batch_size(self.batch_size)
         for key in ("side_size", "crop_size"):
             value = getattr(self, key)
             if value is not None and value < 32:

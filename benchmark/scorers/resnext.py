@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from benchmark.io import cache_root
-from benchmark.scorers.base import Scorer, find_weights
+from benchmark.scorers.base import Scorer, check_batch_size, find_weights
 from benchmark.types import check_frames
 
 CLIP_LENGTH = 16
@@ -341,8 +341,7 @@ class Config:
     stem_channels: int = 64
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        check_batch_size(self.batch_size)
         if self.labels is None and self.target not in HMDB51_CLASSES:
             raise ValueError(f"target {self.target!r} is not an HMDB-51 class; pass a label file for other sets")
 
@@ -378,12 +377,6 @@ class ResNeXtScorer(Scorer):
             load_checkpoint(model, path)
             self._model, self.weights_path = model.eval().to(self.device), path
         return self._model
-
-    def to(self, device: str) -> ResNeXtScorer:
-        super().to(device)
-        if self._model is not None:
-            self._model.to(device)
-        return self
 
     @property
     def label(self) -> str:

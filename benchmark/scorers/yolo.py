@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.scorers.base import Scorer, find_weights, import_extra
+from benchmark.scorers.base import Scorer, check_batch_size, find_weights, import_extra
 from benchmark.synth.body import cache_root
 from benchmark.types import check_frames
 
@@ -110,8 +110,7 @@ class Config:
             raise ValueError(f"imgsz must be a positive multiple of 32 (the detector's stride), got {self.imgsz}")
         if not 0.0 < self.conf < 1.0:
             raise ValueError(f"conf must lie in (0, 1), got {self.conf}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        check_batch_size(self.batch_size)
         if not self.filename or Path(self.filename).name != self.filename:
             raise ValueError(f"filename must be a bare file name, got {self.filename!r} (use weights for a path)")
 

@@ -182,7 +182,15 @@ def test_yolo_scores_person_by_name_from_a_saved_checkpoint(tiny_yolo: Any, tmp_
     person = _boost_class(tiny_yolo, 5)
     person.save(str(tmp_path / "person5.pt"))
     scorer = yolo.YOLOScorer(yolo.Config(weights=tmp_path / "person5.pt", imgsz=64, batch_size=2))
-    got = scorer.score_frames(frames)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(7)  # ultralytics sets cores - 1 on a CPU device; the scorer must put ours back
+    try:
+        got = scorer.score_frames(frames)
+        assert torch.get_num_threads() == 7
+    finally:
+        torch.set_num_threads(threads)
     assert scorer.person_index == 5
     expected = _raw_class_max(person, frames, 5)
     assert np.all((expected > 0.01) & (expected < 0.999)) and np.ptp(expected) > 0.01  # input-dependent

@@ -160,10 +160,18 @@ class YOLOScorer(Scorer):
         assert self.person_index is not None  # set with the model
         c = self.config
         out = np.zeros(len(frames), np.float64)
+        import torch
+
+        threads = torch.get_num_threads()
         for s in range(0, len(frames), c.batch_size):
             batch = [np.ascontiguousarray(f[..., ::-1]) for f in frames[s : s + c.batch_size]]  # RGB -> BGR
-            results = model.predict(batch, imgsz=c.imgsz, conf=c.conf, classes=[self.person_index],
-                                    device=self.device, verbose=False)
+            try:
+                results = model.predict(batch, imgsz=c.imgsz, conf=c.conf, classes=[self.person_index],
+                                        device=self.device, verbose=False)
+            finally:
+                # ultralytics sets torch's thread count (to cores - 1) when it picks a CPU device and keeps it:
+                # the process's other models would then run on fewer threads than they were given
+                torch.set_num_threads(threads)
             for i, r in enumerate(results):
                 boxes = r.boxes
                 out[s + i] = best_confidence(boxes.cls.cpu().numpy(), boxes.conf.cpu().numpy(), self.person_index)

@@ -5,6 +5,17 @@
 - **Gallery**: the protocol's gallery conditions (``nm-01..04``) of the test subjects, read from the clean tree.
 - **Probes**: each of the protocol's probe conditions (``nm``: nm-05/06, ``bg``, ``cl``), read from the probe
   tree: the clean tree itself, or an anonymized copy in the same CASIA-B layout.
+- **Probes without a usable frame** (every frame has fewer than 40 foreground pixels, e.g. an anonymizer shrank
+  or erased the person): there is nothing to rank, so such a probe is *not identified*: a miss at every k, in
+  the same-view rates and in every cross-view cell, and still counted in ``n`` (a success for the anonymizer,
+  as the paper's success rate counts all anonymized gaits). This differs on purpose from the tie rule of
+  :mod:`benchmark.retrieval` (a probe seen but alike to everybody scores chance): here the recognizer gives no
+  answer at all. Like any probe, it is left out at a view where its subject has no gallery sequence. Their
+  number per condition and view is warned about and kept in :attr:`EvalSets.unusable`
+  (:func:`unusable_counts`).
+- **Gallery sequences without a usable frame** are left out with a warning naming them, as a missing sequence
+  would be (CASIA-B itself has a few empty sequences); ``errors="raise"`` makes them an error, and a gallery with
+  no usable sequence at all always is.
 - **Same-view identification** (the paper's success rates): a probe at view ``v`` is ranked against the gallery
   sequences at ``v`` only. Rows ``accuracy`` and ``success_rate`` (= 1 - accuracy) per view and over all views
   (``view = -1``), for each k, with n probes and a 95% Wilson interval (:mod:`benchmark.retrieval`).
@@ -18,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +52,29 @@ MATRIX_COLUMNS = (
 )
 
 
+#: a sequence's ``(subject, condition, view)``, e.g. ``("075", "nm-05", 90)``
+Label = tuple[str, str, int]
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalSets:
-    """Gallery and probe sequences of the test subjects, prepared for one input spec."""
+    """Gallery and probe sequences of the test subjects, prepared for one input spec.
+
+    ``unusable`` holds, per probe condition name, the probe sequences of the probe tree that have no usable frame
+    (so are not in ``probes``); each counts as a probe that was not identified.
+    """
 
     gallery: Sequences
     probes: dict[str, Sequences]  # condition name (nm, bg, cl) -> probes
     test_subjects: tuple[str, ...]
+    unusable: Mapping[str, tuple[Label, ...]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        extra = sorted(set(self.unusable) - set(self.probes))
+        if extra:
+            raise ValueError(
+                f"unusable probes of conditions {extra} that have no probe set; known: {list(self.probes)}"
+            )
 
 
 def protocol_split(root: str | os.PathLike[str], protocol: Protocol) -> dict[str, list[str]]:
@@ -65,19 +93,79 @@ def load_eval_sets(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    errors: str = "skip",
 ) -> EvalSets:
-    """Read the protocol's gallery (clean tree) and probes (probe tree) of the test subjects for ``spec``."""
+    """Read the protocol's gallery (clean tree) and probes (probe tree) of the test subjects for ``spec``.
+
+    A sequence without a usable frame (none with :data:`~benchmark.silhouettes.MIN_FOREGROUND_PIXELS` foreground
+    pixels) is, in the probes, recorded in :attr:`EvalSets.unusable` with a warning; in the gallery it is left out
+    with a warning naming it (``errors="skip"``) or raises ``ValueError`` naming it (``errors="raise"``).
+    A probe condition with no sequence folder at all in the probe tree raises ``ValueError``.
+    """
+    from benchmark.data.casia import CasiaB
+    from benchmark.silhouettes import MIN_FOREGROUND_PIXELS
     from recognizers.data import load_sequences
 
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
     test = protocol_split(gallery_root, protocol)[protocol.test_group]
-    def load(root: str | os.PathLike[str], conditions: Sequence[str]) -> Sequences:
-        return load_sequences(
-            root, spec, subjects=test, conditions=conditions, views=protocol.views, cache_dir=cache_dir, workers=workers
-        )
 
-    gallery = load(gallery_root, protocol.gallery)
-    probes = {name: load(probes_root, conditions) for name, conditions in protocol.probes.items()}
-    return EvalSets(gallery, probes, tuple(test))
+    def load(root: str | os.PathLike[str], conditions: Sequence[str]) -> tuple[Sequences, tuple[Label, ...]]:
+        """The usable sequences, and the labels of those found in the tree without a usable frame."""
+        refs = CasiaB(root).index(test, conditions, protocol.views)
+        # With no folder at all, load_sequences raises its "no sequences" error: a wrong tree, not a blank one.
+        data = load_sequences(root, spec, subjects=test, conditions=conditions, views=protocol.views,
+                              cache_dir=cache_dir, workers=workers, allow_empty=bool(refs))
+        loaded = {data.key(i) for i in range(len(data))}
+        return data, tuple((r.subject, r.condition, r.view) for r in refs if r.key not in loaded)
+
+    gallery, blank = load(gallery_root, protocol.gallery)
+    if blank:
+        message = (
+            f"{len(blank)} gallery sequence(s) of {gallery_root} have no usable frame (every frame has fewer than "
+            f"{MIN_FOREGROUND_PIXELS} foreground pixels): {_names(blank)}"
+        )
+        if errors == "raise" or len(gallery) == 0:
+            raise ValueError(
+                f"{message}; a gallery sequence must show its subject: repair or remove these folders "
+                "(gaitbench data check lists every empty sequence)"
+            )
+        _warn(f"{message}; left out of the gallery")
+    probes, unusable = {}, {}
+    for name, conditions in protocol.probes.items():
+        probes[name], unusable[name] = load(probes_root, conditions)
+    sets = EvalSets(gallery, probes, tuple(test), unusable)
+    counts = unusable_counts(sets)
+    if any(counts.values()):
+        per = "; ".join(
+            f"{name} {sum(c.values())} of {sum(c.values()) + len(probes[name])} "
+            f"({', '.join(f'view {v}: {m}' for v, m in c.items())})"
+            for name, c in counts.items() if c
+        )
+        _warn(
+            f"probes of {probes_root} without a usable frame (every frame has fewer than {MIN_FOREGROUND_PIXELS} "
+            f"foreground pixels), counted as not identified at every k: {per}"
+        )
+    return sets
+
+
+def unusable_counts(sets: EvalSets) -> dict[str, dict[int, int]]:
+    """Probes without a usable frame per condition name and view: ``{"nm": {0: 1, 90: 2}, "bg": {}}``."""
+    out: dict[str, dict[int, int]] = {}
+    for name in sets.probes:
+        views = [int(v) for _, _, v in sets.unusable.get(name, ())]
+        out[name] = {v: views.count(v) for v in sorted(set(views))}
+    return out
+
+
+def _names(labels: Sequence[Label], limit: int = 8) -> str:
+    names = [f"{s}-{c}-{v:03d}" for s, c, v in labels]
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _warn(message: str) -> None:
+    if shard.current()[0] == 0:  # under torchrun every rank reads the same data; one says so
+        warnings.warn(message, stacklevel=3)
 
 
 def check_recognizer_data(rec: Recognizer, test_subjects: Iterable[str], gallery_root: str | os.PathLike[str]) -> None:
@@ -123,21 +211,46 @@ def same_view_hits(
     probe_subjects: np.ndarray,
     views: Sequence[int],
     ks: Sequence[int],
+    *,
+    unusable: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, dict[int, np.ndarray]]:
     """Per view ``v``: top-k hits of the probes at ``v`` against the gallery at ``v`` (``distance_fn(g, p)``).
 
-    Probes whose subject has no gallery sequence at ``v`` are left out. Returns ``{view: {k: hits (n,)}}``.
+    ``unusable`` = (subjects, views), both (U,): probes without a usable frame, each a miss (0) at every k,
+    appended after the embedded probes of its view. Probes (of either kind) whose subject has no gallery
+    sequence at ``v`` are left out. Returns ``{view: {k: hits (n,)}}``.
     """
     out = {}
     for v in views:
         cols = np.flatnonzero(gallery.views == v)
         rows = np.flatnonzero(probes.views == v)
         rows = rows[np.isin(probe_subjects[rows], gallery_subjects[cols])]
-        if len(rows) == 0:
+        misses = _miss_count(unusable, gallery_subjects[cols], v)
+        if len(rows) + misses == 0:
             continue
-        d = distance_fn(gallery.subset(cols), probes.subset(rows))  # (p, g)
-        out[int(v)] = topk_hits(d, probe_subjects[rows], gallery_subjects[cols], ks)
+        hits = {int(k): np.zeros(0) for k in ks}
+        if len(rows):
+            d = distance_fn(gallery.subset(cols), probes.subset(rows))  # (p, g)
+            hits = topk_hits(d, probe_subjects[rows], gallery_subjects[cols], ks)
+        out[int(v)] = {k: np.concatenate([h, np.zeros(misses)]) for k, h in hits.items()}
     return out
+
+
+def _miss_count(unusable: tuple[np.ndarray, np.ndarray] | None, gallery_subjects: np.ndarray, view: int) -> int:
+    """How many unusable probes at ``view`` have their subject among ``gallery_subjects`` (so count as misses)."""
+    if unusable is None:
+        return 0
+    subjects, views = unusable
+    return int(np.isin(subjects[views == view], gallery_subjects).sum())
+
+
+def _add_misses(acc: np.ndarray, n: np.ndarray, misses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy matrix cells with ``misses`` more probes that are all missed: ``acc * n / (n + misses)``."""
+    total = n + misses
+    hits = np.where(n > 0, np.nan_to_num(acc) * n, 0.0)
+    out = np.full(acc.shape, np.nan)
+    np.divide(hits, total, out=out, where=total > 0)
+    return out, total
 
 
 def evaluate_recognizer(
@@ -164,6 +277,8 @@ def evaluate_recognizer(
     matrices : list of dict
         The cross-view matrices as tidy records with :data:`MATRIX_COLUMNS` (empty without ``cross_view``).
     """
+    from recognizers.base import Embedding
+
     evaluator = evaluator or rec.name
     views = sorted(set(sets.gallery.views.tolist())) if views is None else list(views)
 
@@ -171,14 +286,18 @@ def evaluate_recognizer(
         return shard.compare(rec, g, p)
 
     gallery = shard.embed(rec, sets.gallery)
+    gallery_subjects, gallery_views = sets.gallery.subjects, sets.gallery.views
     rows: list[Row] = []
     records: list[dict[str, Any]] = []
     for condition, probe_data in sets.probes.items():
-        probes = shard.embed(rec, probe_data)
+        # Every probe blank: nothing to embed (recognizers need at least one sequence).
+        probes = shard.embed(rec, probe_data) if len(probe_data) else Embedding(np.zeros(0), np.zeros(0, np.int64))
+        labels = sets.unusable.get(condition, ())
+        unusable = (np.asarray([s for s, _, _ in labels], dtype=str), np.asarray([v for *_, v in labels], np.int64))
         base: dict[str, Any] = {"method": method, "parameters": parameters, "evaluator": evaluator,
                                 "condition": condition}
         per_view = same_view_hits(
-            compare, gallery, probes, sets.gallery.subjects, probe_data.subjects, views, ks
+            compare, gallery, probes, gallery_subjects, probe_data.subjects, views, ks, unusable=unusable
         )
         for v, hits in per_view.items():
             rows += _rate_rows(hits, view=v, base=base)
@@ -191,24 +310,27 @@ def evaluate_recognizer(
         for v in np.unique(probes.views):
             r = probes.views == v
             distance[r] = compare(gallery, probes.subset(np.flatnonzero(r)))
+        misses = np.array([[_miss_count(unusable, gallery_subjects[gallery_views == gv], pv) for gv in views]
+                           for pv in views], np.int64)  # (V, V): probe view x gallery view
         for k in ks:
             acc, n = view_matrix(
-                distance, probe_data.subjects, probe_data.views, sets.gallery.subjects, sets.gallery.views, views, k
+                distance, probe_data.subjects, probe_data.views, gallery_subjects, gallery_views, views, k
             )
+            acc, n = _add_misses(acc, n, misses)
             for i, pv in enumerate(views):
                 for j, gv in enumerate(views):
                     records.append(
                         {**base, "k": k, "probe_view": pv, "gallery_view": gv, "value": acc[i, j], "n": int(n[i, j])}
                     )
             excluded = exclude_identical_views(acc)
-            probe_counts = [int((probe_data.views == v).sum()) for v in views]
+            probe_counts = [int((probe_data.views == v).sum() + (unusable[1] == v).sum()) for v in views]
             for v, value, count in zip(views, excluded, probe_counts, strict=True):
                 if not math.isnan(value):
                     rows.append(Row(metric="cross_view_accuracy", k=k, view=v, value=float(value), n=count, **base))
             if not np.isnan(excluded).all():
                 rows.append(
                     Row(metric="cross_view_accuracy", k=k, view=-1, value=float(np.nanmean(excluded)),
-                        n=len(probes), **base)
+                        n=len(probes) + len(labels), **base)
                 )
     return rows, records
 

@@ -116,6 +116,7 @@ def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -
         evaluate_recognizer,
         format_tables,
         load_eval_sets,
+        unusable_counts,
     )
     from benchmark.io import atomic_path
     from benchmark.protocol import load_protocol
@@ -174,6 +175,7 @@ def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -
         parameters=args.parameters,
         checkpoints=[{"path": str(p), **r.meta()} for p, r in zip(args.ckpt, recs, strict=True)],
         processes=world,
+        unusable_probes={r.name: unusable_counts(sets_by_spec[r.spec]) for r in recs},  # no usable frame: misses
     )
     print(format_tables(frame, args.k))
     return 0

@@ -191,6 +191,7 @@ def load_sequences(
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     chunk: int = 4,
+    allow_empty: bool = False,
 ) -> Sequences:
     """Read the sequences of a CASIA-B tree that a selection takes, prepared for ``spec``.
 
@@ -207,6 +208,8 @@ def load_sequences(
         Decoding processes (default: every CPU).
     chunk : int
         Subjects decoded at a time; only the prepared items of earlier chunks stay in memory.
+    allow_empty : bool
+        Return no sequences, instead of raising ``ValueError``, when none of the selection has a usable frame.
 
     Returns
     -------
@@ -232,6 +235,8 @@ def load_sequences(
         )
         parts.append(Sequences.from_normalized(arrays, spec))
     if not parts or not sum(len(p) for p in parts):
+        if allow_empty:
+            return Sequences.make([], [], [], [], spec)
         raise ValueError(
             f"no sequences in {root} for subjects {_short(wanted)}, conditions {_short(conditions)}, "
             f"views {_short(views)}"

@@ -11,6 +11,8 @@ Top-level keys and the sections (every key optional unless said; unknown keys an
     protocol = "paper"        bundled protocol name, or a protocol TOML file
     cache_dir                 where stage artifacts are kept (default: RUN_DIR/cache)
 
+    [plugins]                 your own methods in one file each: anonymizers / recognizers / scorers =
+                              { NAME = "FILE.py:Class" } (FILE relative to the config), then used by NAME below
     [world]                   the data: an existing dataset `path`, or a synthetic world `preset` (generated
                               into `path`, or into the cache when `path` is unset) with optional overrides
                               `subjects`, `seed`, `views`, `conditions`, `frame_range`, `noise`, `videos`
@@ -20,10 +22,10 @@ Top-level keys and the sections (every key optional unless said; unknown keys an
     [scorers.NAME]            one table per naturalness scorer; keys = its config
     [evaluate]                ks = [1, 3], cross_view = "no" | "yes" | "auto"
     [realism]                 enabled = true (temporal change ratio), frechet = [recognizer names]
-    [action_model]            how the run trains video-synth's action model when that scorer has no `weights`
+    [action_model]            train video-synth's action model in the run (without it: the shipped model)
     [pictures]                the paper's Figs. 8, 9, 17, 18 from the anonymized test data
 
-Relative paths in a config (world.path, cache_dir, protocol files, scorer weights) are relative to the
+Relative paths in a config (world.path, cache_dir, protocol files, plug-in files, scorer weights) are relative to the
 folder of the config file, never to the working directory. Method tables are checked against the method's
 own config class when the file is loaded (:func:`resolve`), so a typo fails before anything runs.
 """
@@ -172,6 +174,23 @@ class PicturesSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class PluginsSection:
+    """Plug-ins declared by file: ``NAME = "FILE.py:Class"`` per kind (:func:`benchmark.registry.register_file_plugin`).
+
+    The files are imported when the config is resolved; a name may not be a bundled plug-in's.
+    """
+
+    anonymizers: dict[str, str] = dataclasses.field(default_factory=dict)
+    recognizers: dict[str, str] = dataclasses.field(default_factory=dict)
+    scorers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def items(self) -> list[tuple[str, str, str]]:
+        """``(kind, name, target)`` of every declaration."""
+        return [(f.name, name, target) for f in dataclasses.fields(self)
+                for name, target in getattr(self, f.name).items()]
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig:
     """A whole run config (module docstring). Method tables stay raw here; :func:`resolve` checks them."""
 
@@ -191,6 +210,7 @@ class RunConfig:
     realism: RealismSection = RealismSection()
     action_model: ActionModelSection = ActionModelSection()
     pictures: PicturesSection = PicturesSection()
+    plugins: PluginsSection = PluginsSection()
 
     def __post_init__(self) -> None:
         if min(self.seed, self.workers, self.threads) < 0:
@@ -233,11 +253,21 @@ class Resolved:
     recognizers: dict[str, Any]
     methods: tuple[Method, ...]
     scorers: dict[str, Any]
+    #: the file plug-ins the run uses: kind -> name -> {"file", "class", "sha256"}
+    plugins: dict[str, dict[str, dict[str, str]]] = dataclasses.field(default_factory=dict)
+
+    def code(self, kind: str, name: str) -> dict[str, str] | None:
+        """What identifies a file plug-in's code in stage keys (class and sha256); None for bundled ones."""
+        found = self.plugins.get(kind, {}).get(name)
+        return None if found is None else {"class": found["class"], "sha256": found["sha256"]}
 
     @property
     def uses_action_model(self) -> bool:
-        """Whether the run trains ``video-synth``'s model (the scorer is configured without ``weights``)."""
-        return "video-synth" in self.scorers and self.scorers["video-synth"].weights is None
+        """Whether the run trains ``video-synth``'s model: the config has an ``[action_model]`` table and the scorer
+        no ``weights``. Without the table the scorer reads its usual checkpoint (``GAITBENCH_ACTION_WEIGHTS``, the
+        cache, else the model shipped with the package)."""
+        return ("video-synth" in self.scorers and self.scorers["video-synth"].weights is None
+                and "action_model" in self.raw)
 
 
 def _absolute(path: Path | None, base: Path) -> Path | None:
@@ -262,7 +292,18 @@ def _plugin(registry: Any, name: str, where: str) -> Any:
     try:
         return registry.get(name)
     except KeyError as exc:
-        raise ConfigError(f"{where}: {exc.args[0]}") from None
+        raise ConfigError(f"{where}: {exc.args[0]}; one of your own is declared in [plugins]") from None
+
+
+def _register_plugins(section: PluginsSection, base: Path, file: str) -> None:
+    """Import and register the ``[plugins]`` declarations; errors name the key and the plug-in file."""
+    from benchmark.registry import PluginError, register_file_plugin
+
+    for kind, name, target in section.items():
+        try:
+            register_file_plugin(kind, name, target, base=base)
+        except PluginError as exc:
+            raise ConfigError(f"{file}: plugins.{kind}.{name}: {exc}") from exc
 
 
 def _with_seed(cls: type, table: Mapping[str, Any], seed: int) -> dict[str, Any]:
@@ -301,11 +342,12 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
     """Check every method table against its method's config class; paths made absolute against ``source``'s
     folder (the working directory when None). Raises :class:`ConfigError` naming the file and key."""
     from baselines.base import anonymizer_class
-    from benchmark.registry import ANONYMIZERS, RECOGNIZERS, SCORERS, load_plugin_declarations
+    from benchmark.registry import ALL, ANONYMIZERS, RECOGNIZERS, SCORERS, load_plugin_declarations
 
     load_plugin_declarations()
     file = str(source) if source is not None else "config"
     base = source.parent.resolve() if source is not None else Path.cwd()
+    _register_plugins(config.plugins, base, file)
     world = dataclasses.replace(config.world, path=_absolute(config.world.path, base))
     config = dataclasses.replace(config, world=world, cache_dir=_absolute(config.cache_dir, base))
 
@@ -350,7 +392,16 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
     if unknown:
         raise ConfigError(f"{file}: realism.frechet: {unknown[0]!r} is not one of the run's recognizers "
                           f"({', '.join(recognizers)})")
-    return Resolved(config, source, raw or {}, protocol, protocol_spec, recognizers, tuple(methods), scorers)
+    used = {"recognizers": recognizers, "anonymizers": {m.name for m in methods}, "scorers": scorers}
+    plugins: dict[str, dict[str, dict[str, str]]] = {}
+    for kind, names in used.items():
+        for name in names:
+            entry = ALL[kind].entry(name)
+            code = entry.fingerprint()
+            if code is not None:
+                plugins.setdefault(kind, {})[name] = {"file": str(entry.file), **code}
+    return Resolved(config, source, raw or {}, protocol, protocol_spec, recognizers, tuple(methods), scorers,
+                    plugins)
 
 
 def load_run_config(path: str | Path) -> Resolved:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmark.registry import plugins_exported
 from benchmark.results import RESULTS
 from benchmark.runner.cache import STAGE_VERSIONS, Stage, Store
 from benchmark.runner.config import Resolved
@@ -128,11 +129,12 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
         torch.set_num_threads(plan.resolved.config.threads)
     results: list[StageResult] = []
     began = time.perf_counter()
-    for i, stage in enumerate(plan.stages, 1):
-        results.append(_run_stage(plan, stage, f"[run {i}/{len(plan.stages)}]", log))
-        if stage.name == stop_after:
-            log(f"[run] stopped after {stop_after!r} as asked; rerun without stop_after to finish")
-            return RunResult(plan.out, results, finished=False)
+    with plugins_exported():  # worker processes of the stages find the run's file plug-ins by name
+        for i, stage in enumerate(plan.stages, 1):
+            results.append(_run_stage(plan, stage, f"[run {i}/{len(plan.stages)}]", log))
+            if stage.name == stop_after:
+                log(f"[run] stopped after {stop_after!r} as asked; rerun without stop_after to finish")
+                return RunResult(plan.out, results, finished=False)
     write_run_dir(plan, results, time.perf_counter() - began)
     computed = sum(r.seconds for r in results if r.status != "cached")
     log(f"[run] {sum(r.status == 'cached' for r in results)} of {len(results)} stages cached, {computed:.1f} s "
@@ -259,6 +261,7 @@ def write_run_dir(plan: Plan, results: list[StageResult], seconds: float) -> Non
             "anonymizers": [{"label": m.label, "method": m.name, "parameters": m.parameters,
                              "config": dataclasses.asdict(m.config)} for m in r.methods],
             "scorers": {n: dataclasses.asdict(cfg) for n, cfg in r.scorers.items()},
+            "plugins": r.plugins,
         },
         seeds={
             "run": c.seed,

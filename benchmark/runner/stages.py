@@ -19,7 +19,9 @@ stage                           does                                            
 ==============================  ==========================================================  =================
 
 ``identity`` is the clean probes themselves: it has no anonymize stage, and its evaluate/score/realism stages
-read the dataset. The device and the number of worker processes are not part of any key (they change how fast
+read the dataset. A stage that runs a file plug-in's code (``recognizer``, ``train``, ``anonymize``, ``score``)
+has the plug-in's class name and file sha256 in its spec: editing the file recomputes those stages and what
+reads them. The device and the number of worker processes are not part of any key (they change how fast
 a stage runs, not what it computes, up to a GPU's non-deterministic kernels).
 """
 
@@ -103,6 +105,12 @@ class Builder:
     def log(self, line: str) -> None:
         if self.progress:
             print(line, file=sys.stderr)
+
+    def _code(self, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """``spec`` plus the code identity (class, file sha256) of a file plug-in; bundled ones' specs unchanged,
+        so their keys (and caches) stay what they were."""
+        code = self.r.code(kind, name)
+        return spec if code is None else {**spec, "plugin": code}
 
     @property
     def protocol_record(self) -> dict[str, Any]:
@@ -189,7 +197,8 @@ class Builder:
         self.add(ACTION_MODEL, "action-model", spec, (), run)
 
     def recognizer(self, name: str, config: Any) -> None:
-        spec = {"recognizer": name, "config": _asdict(config), "protocol": self.protocol_record}
+        spec = self._code("recognizers", name, {"recognizer": name, "config": _asdict(config),
+                                                "protocol": self.protocol_record})
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.registry import RECOGNIZERS
@@ -209,7 +218,8 @@ class Builder:
         self.add(f"recognizer {name}", "recognizer", spec, (WORLD,), run)
 
     def train(self, method: Method) -> None:
-        spec = {"anonymizer": method.name, "config": _asdict(method.config), "protocol": self.protocol_record}
+        spec = self._code("anonymizers", method.name, {"anonymizer": method.name, "config": _asdict(method.config),
+                                                       "protocol": self.protocol_record})
 
         def run(folder: Path) -> dict[str, Any]:
             from baselines.run import train_anonymizer
@@ -235,8 +245,9 @@ class Builder:
             return
         trained = f"train {method.label}"
         inputs = (WORLD, trained) if method.trainable else (WORLD,)
-        spec = {"anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed,
-                "protocol": self.protocol_record, "selection": "test group x probe conditions x protocol views"}
+        spec = self._code("anonymizers", method.name, {
+            "anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed,
+            "protocol": self.protocol_record, "selection": "test group x probe conditions x protocol views"})
 
         def run(folder: Path) -> dict[str, Any]:
             from baselines.base import anonymizer_class, load_anonymizer
@@ -270,7 +281,13 @@ class Builder:
         def run(folder: Path) -> dict[str, Any]:
             import pandas as pd
 
-            from benchmark.evaluate import MATRIX_COLUMNS, check_recognizer_data, evaluate_recognizer, load_eval_sets
+            from benchmark.evaluate import (
+                MATRIX_COLUMNS,
+                check_recognizer_data,
+                evaluate_recognizer,
+                load_eval_sets,
+                unusable_counts,
+            )
             from benchmark.io import atomic_path
             from benchmark.registry import RECOGNIZERS
             from benchmark.training import select_device
@@ -290,7 +307,9 @@ class Builder:
                 with atomic_path(folder / "view_matrix.csv", suffix=".csv") as tmp:
                     pd.DataFrame(matrices, columns=list(MATRIX_COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
             return {"rows": len(rows), "probes": {c: len(p) for c, p in sets.probes.items()},
-                    "gallery": len(sets.gallery), "cross_view": cross}
+                    "gallery": len(sets.gallery), "cross_view": cross,
+                    "unusable_probes": {c: {str(v): n for v, n in views.items()}
+                                        for c, views in unusable_counts(sets).items()}}
 
         self.add(f"evaluate {method.label} {recognizer}", "evaluate", spec, inputs, run)
 
@@ -300,12 +319,17 @@ class Builder:
         own = _asdict(config)
         inputs: tuple[str, ...] = self._data_inputs(method)
         if scorer == "video-synth" and config.weights is None:
-            own.pop("weights")
-            inputs = (*inputs, ACTION_MODEL)
+            if self.r.uses_action_model:
+                own.pop("weights")
+                inputs = (*inputs, ACTION_MODEL)
+            else:  # the checkpoint the scorer will find (environment, cache or shipped), keyed by its bytes
+                from benchmark.scorers.action import resolve_weights
+
+                own["weights"] = resolve_weights(None)
         for key, value in list(own.items()):  # configured files count by their bytes, not their path
             if isinstance(value, Path):
                 own[key] = {"sha256": file_sha256(value)} if value.is_file() else str(value)
-        spec = {**self._rows_spec(method), "scorer": scorer, "config": own}
+        spec = self._code("scorers", scorer, {**self._rows_spec(method), "scorer": scorer, "config": own})
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.registry import SCORERS

@@ -201,6 +201,19 @@ def _unique(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _relative_paths(value: Any, root: Path) -> Any:
+    """``value`` with every string that is a path under ``root`` made relative to it: a golden file is committed
+    and shared, so it must not hold the paths of the machine that made it."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    if isinstance(value, str):
+        return value[len(prefix):] if value.startswith(prefix) else value
+    if isinstance(value, dict):
+        return {k: _relative_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative_paths(v, root) for v in value]
+    return value
+
+
 def make_golden(run_dir: str | os.PathLike[str], command: Sequence[str]) -> dict[str, Any]:
     """The golden document of a run: all its rows plus who made it (command, git commit) and the run's record.
 
@@ -225,7 +238,7 @@ def make_golden(run_dir: str | os.PathLike[str], command: Sequence[str]) -> dict
         "format": GOLDEN_FORMAT,
         "format_version": GOLDEN_VERSION,
         "made_by": made_by,
-        "run": {"dir": str(run_dir), "files": files, "record": record},
+        "run": {"dir": str(run_dir), "files": files, "record": _relative_paths(record, Path.cwd())},
         "columns": list(COLUMNS),
         "rows": [_json_row(r) for r in rows.to_dict("records")],
     }

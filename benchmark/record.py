@@ -50,7 +50,8 @@ def run_record(**fields: Any) -> dict[str, Any]:
         **fields,
         "versions": versions,
         "git": git_hash(),
-        "command": sys.argv,
+        # the program by name, not by the path of the environment it was installed in
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else [],
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -236,3 +236,14 @@ def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert message in capsys.readouterr().err, argv
     with pytest.raises(SystemExit):
         main(["check", str(same), "--golden", str(golden), "--tolerance", "-1"])
+
+
+def test_golden_record_holds_no_paths_of_the_machine(tmp_path, monkeypatch) -> None:
+    """Paths under the working directory become relative; other strings stay as they are."""
+    from benchmark.gate import _relative_paths
+
+    monkeypatch.chdir(tmp_path)
+    record = {"out": str(tmp_path / "runs" / "ci"), "world": [str(tmp_path / "w"), "/elsewhere/w"],
+              "n": 3, "name": str(tmp_path) + "x/y"}
+    assert _relative_paths(record, tmp_path) == {"out": "runs/ci", "world": ["w", "/elsewhere/w"], "n": 3,
+                                                 "name": str(tmp_path) + "x/y"}

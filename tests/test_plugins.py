@@ -396,3 +396,37 @@ def test_example_config_runs_end_to_end_on_a_tiny_world(tmp_path: Path, monkeypa
                  "--protocol", str(tmp_path / "protocol.toml"), "--quiet"]) == 0
     assert [r.key for r in CasiaB(tmp_path / "cli").index()] == [r.key for r in CasiaB(stage / "data").index()]
     np.testing.assert_array_equal(CasiaB(tmp_path / "cli").load(ref).silhouettes, got)
+
+
+# ------------------------------------------------------------------------------------------------ README's example
+
+
+def readme_example() -> tuple[str, str]:
+    """The Python file and the TOML lines of README.md's "Add your own anonymizer in one file" section."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Add your own anonymizer in one file", 1)[1]
+    python = section.split("```python\n", 1)[1].split("```", 1)[0]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    return python, toml
+
+
+def test_readme_example_runs_as_written(tmp_path: Path) -> None:
+    """README's plug-in, as printed there, mirrors the walker like the example (frames: the walker's box
+    reversed, by hand) and its TOML lines added to configs/ci.toml give a config that plans a mirror method."""
+    python, toml = readme_example()
+    (tmp_path / "my_anonymizer.py").write_text(python, encoding="utf-8")
+    config = (REPO / "configs" / "ci.toml").read_text(encoding="utf-8")
+    config = config.replace('"protocols/ci.toml"', f'"{(REPO / "configs" / "protocols" / "ci.toml").as_posix()}"')
+    config = config.replace('"../worlds/ci-run"', f'"{(tmp_path / "world").as_posix()}"')
+    (tmp_path / "my-run.toml").write_text(config + "\n" + toml, encoding="utf-8")
+    resolved = load_run_config(tmp_path / "my-run.toml")
+    assert "mirror" in [m.name for m in resolved.methods]
+    cls = registry.ANONYMIZERS.get("mirror")
+    seq, mirrored = seq_and_expected()
+    out = cls().anonymize(seq, seed=0)
+    np.testing.assert_array_equal(out.silhouettes[0], mirrored)
+    np.testing.assert_array_equal(out.silhouettes[1], np.zeros((3, 7), bool))
+    red = 10 * np.arange(3)[:, None] + np.arange(7)[None, :]
+    red[:, 1:5] = red[:, 1:5][:, ::-1]  # the box, columns 1..4, reversed
+    np.testing.assert_array_equal(out.frames[0, ..., 0], red)  # type: ignore[index]
+    np.testing.assert_array_equal(out.frames[1], seq.frames[1])  # type: ignore[index]

@@ -15,8 +15,8 @@ from benchmark.retrieval import (
     subject_distances,
     topk_hits,
     view_matrix,
-    wilson_interval,
 )
+from benchmark.stats import wilson_interval
 
 
 def test_literal_topk() -> None:

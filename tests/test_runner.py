@@ -356,3 +356,30 @@ def test_shipped_configs_parse_and_plan(name: str, tmp_path: Path) -> None:
     assert {("identity", ""), ("blur", "margin=4;sigma=8")} <= {(m.name, m.parameters) for m in resolved.methods}
     assert "frame-hog" in resolved.scorers and "video-synth" in resolved.scorers
     assert not (tmp_path / "out").exists()
+
+
+def test_score_keys_follow_the_weights_file_the_scorer_will_read(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """video-synth without `weights` and without [action_model] reads GAITBENCH_ACTION_WEIGHTS, else the cache,
+    else the shipped model: its score stages are keyed by that file's bytes, not by where it is."""
+    from benchmark.scorers.action import BUNDLED_WEIGHTS
+
+    config = variant(project, "env-weights.toml", 'weights = "action.pt"\n', "")
+    monkeypatch.setenv("GAITBENCH_CACHE", str(tmp_path / "cache"))
+
+    def score_keys() -> dict[str, str]:
+        plan = plan_run(load_run_config(config), tmp_path / "out", progress=False)
+        return {s.name: s.key for s in plan.stages if s.name.startswith("score") and "video-synth" in s.name}
+
+    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(project / "action.pt"))
+    first = score_keys()
+    shutil.copy(project / "action.pt", tmp_path / "same-bytes.pt")
+    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "same-bytes.pt"))
+    assert score_keys() == first  # another path, the same file
+    (tmp_path / "other.pt").write_bytes(BUNDLED_WEIGHTS.read_bytes())
+    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "other.pt"))
+    other = score_keys()
+    assert set(other) == set(first) and all(other[n] != first[n] for n in first)
+    monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS")
+    assert score_keys() == other  # nothing configured or cached: the shipped model, the same bytes as other.pt

@@ -318,14 +318,13 @@ class Builder:
 
         own = _asdict(config)
         inputs: tuple[str, ...] = self._data_inputs(method)
-        if scorer == "video-synth" and config.weights is None:
-            if self.r.uses_action_model:
-                own.pop("weights")
-                inputs = (*inputs, ACTION_MODEL)
-            else:  # the checkpoint the scorer will find (environment, cache or shipped), keyed by its bytes
-                from benchmark.scorers.action import resolve_weights
+        if scorer == "video-synth" and config.weights is None and self.r.uses_action_model:
+            own.pop("weights")
+            inputs = (*inputs, ACTION_MODEL)
+        elif "weights" in own:  # the file the scorer will read (configured, environment, cache or shipped)
+            from benchmark.registry import SCORERS
 
-                own["weights"] = resolve_weights(None)
+            own["weights"] = SCORERS.get(scorer)(config).weights_file()
         for key, value in list(own.items()):  # configured files count by their bytes, not their path
             if isinstance(value, Path):
                 own[key] = {"sha256": file_sha256(value)} if value.is_file() else str(value)

@@ -493,11 +493,14 @@ class SynthActionScorer(Scorer):
         self.meta: dict[str, Any] | None = None
         self.weights_path: Path | None = None
 
+    def weights_file(self) -> Path:
+        return resolve_weights(self.config.weights)
+
     @property
     def model(self) -> ActionNet:
         """The network with its weights (loaded on first use), in eval mode on :attr:`device`."""
         if self._model is None:
-            path = resolve_weights(self.config.weights)
+            path = self.weights_file()
             model, meta = load_action_model(path)
             if self.config.target not in meta["classes"]:
                 raise ValueError(f"{path} was trained on {meta['classes']}, which lack the target "

@@ -217,6 +217,11 @@ class Scorer(abc.ABC):
         ``silhouettes`` (``bool (T, H, W)``) may guide where to look; scorers that do not need them ignore them.
         """
 
+    def weights_file(self) -> Path | None:
+        """The weights file this scorer reads, found now (:class:`MissingWeightsError` when it is missing), or None
+        for a scorer without one. The runner keys cached scores by this file's bytes."""
+        return None
+
     def score(self, seq: GaitSequence) -> SequenceScore:
         """Score a sequence's colour frames; ``ValueError`` naming ``seq.key`` when it has none."""
         frames = require_frames(seq, self.name)

@@ -309,12 +309,15 @@ class PyTorchVideoScorer(Scorer):
         self._model: nn.Module | None = None
         self.weights_path: Path | None = None
 
+    def weights_file(self) -> Path:
+        return find_weights(self.config.weights, filename=self.spec.checkpoint, env_var=WEIGHTS_ENV,
+                            default_dir=hub_checkpoint_dir(), source=WEIGHTS_SOURCE + self.spec.checkpoint)
+
     @property
     def model(self) -> nn.Module:
         """The network with its weights (loaded on first use), in eval mode on :attr:`device`."""
         if self._model is None:
-            path = find_weights(self.config.weights, filename=self.spec.checkpoint, env_var=WEIGHTS_ENV,
-                                default_dir=hub_checkpoint_dir(), source=WEIGHTS_SOURCE + self.spec.checkpoint)
+            path = self.weights_file()
             model = build_model(self.config.model, len(self.classes))
             load_hub_checkpoint(model, path)
             self._model, self.weights_path = model.eval().to(self.device), path

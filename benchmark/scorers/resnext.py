@@ -368,11 +368,14 @@ class ResNeXtScorer(Scorer):
         c = self.config
         return ResNeXt3D(c.layers, len(self.classes), c.cardinality, c.group_width, c.stem_channels)
 
+    def weights_file(self) -> Path:
+        return resolve_weights(self.config.weights)
+
     @property
     def model(self) -> ResNeXt3D:
         """The network with its weights loaded (on first use), in eval mode on :attr:`device`."""
         if self._model is None:
-            path = resolve_weights(self.config.weights)
+            path = self.weights_file()
             model = self.build()
             load_checkpoint(model, path)
             self._model, self.weights_path = model.eval().to(self.device), path

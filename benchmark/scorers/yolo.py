@@ -128,14 +128,17 @@ class YOLOScorer(Scorer):
         self.weights_path: Path | None = None
         self.person_index: int | None = None
 
+    def weights_file(self) -> Path:
+        c = self.config
+        return find_weights(c.weights, filename=c.filename, env_var=WEIGHTS_ENV, default_dir=cache_root() / "weights",
+                            source=WEIGHTS_SOURCE)
+
     @property
     def model(self) -> Any:
         """The ultralytics ``YOLO`` model (loaded on first use from the local file; never downloaded)."""
         if self._model is None:
-            c = self.config
             # Resolved before ultralytics is touched: given a missing file it would try to download it.
-            path = find_weights(c.weights, filename=c.filename, env_var=WEIGHTS_ENV,
-                                default_dir=cache_root() / "weights", source=WEIGHTS_SOURCE)
+            path = self.weights_file()
             ultralytics = import_ultralytics()
             try:
                 model = ultralytics.YOLO(str(path))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.cli import non_negative_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run directory (default runs/<config name>)")
     p.add_argument("--cache", help="stage cache (default: the config's cache_dir, else OUT/cache); several runs "
                    "may share one, e.g. $GAITBENCH_CACHE/runs")
+    p.add_argument("--seed", type=non_negative_int, help="replace the config's seed (anonymization and every "
+                   "model's training; the world keeps its own): runs of one config under several seeds measure "
+                   "training variance (see gaitbench golden --seeds)")
     p.add_argument("--dry-run", action="store_true", help="print the stages, their keys and which are cached; "
                    "compute nothing")
     p.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is complete (a name from --dry-run)")
@@ -40,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.runner import execute, load_run_config, plan_run
     from benchmark.runner.run import prune
 
-    resolved = load_run_config(args.config)
+    resolved = load_run_config(args.config, seed=args.seed)
     out = Path(args.out) if args.out else Path("runs") / (resolved.config.name or Path(args.config).stem)
     plan = plan_run(resolved, out, cache_dir=args.cache, progress=not args.quiet)
     if args.prune and not args.dry_run:

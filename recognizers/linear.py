@@ -123,6 +123,68 @@ def robust_project(x: np.ndarray, basis: np.ndarray, tau: float, *, iterations: 
     return c
 
 
+def fix_signs(rows: np.ndarray) -> np.ndarray:
+    """``rows (k, D)`` with each row's sign chosen so that its entry of largest magnitude is positive.
+
+    Singular and eigen vectors are defined up to sign, and which sign a LAPACK routine returns depends on the
+    CPU's kernels; fixing it makes saved bases the same on every machine.
+    """
+    rows = np.array(rows, dtype=np.float64, copy=True)
+    if rows.size:
+        pivot = rows[np.arange(len(rows)), np.abs(rows).argmax(1)]
+        rows *= np.where(pivot < 0, -1.0, 1.0)[:, None]
+    return rows
+
+
+def principal_basis(
+    low: np.ndarray, data: np.ndarray, rank: int, *, rtol: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """An orthonormal basis of ``rank`` directions led by the subspace of a low-rank part, completed from the data.
+
+    First the right singular vectors of ``low - mean`` whose singular values exceed ``rtol`` times the largest
+    (the directions the low-rank part really spans); then, while fewer than ``rank``, the principal directions of
+    ``data - mean`` outside that subspace, again only those above ``rtol``. Rows past what the data span stay zero.
+    An SVD pads a rank-deficient matrix with arbitrary null-space vectors whose choice depends on the CPU's
+    rounding; using those as features made identification decisions change between machines.
+
+    Parameters
+    ----------
+    low : ndarray, float (N, D)
+        The low-rank part (e.g. of :func:`robust_pca`); its row mean is the returned ``mean``.
+    data : ndarray, float (N, D)
+        The data it was taken from.
+    rank : int
+
+    Returns
+    -------
+    basis : ndarray, float64 (rank, D)
+        Orthonormal rows (sign fixed by :func:`fix_signs`), then zero rows.
+    mean : ndarray, float64 (D,)
+    spanned : int
+        How many leading rows come from the low-rank part.
+    """
+    low = np.asarray(low, dtype=np.float64)
+    data = np.asarray(data, dtype=np.float64)
+    if low.shape != data.shape or low.ndim != 2:
+        raise ValueError(f"low and data must be (N, D) matrices of one shape, got {low.shape} and {data.shape}")
+    if rank < 1:
+        raise ValueError(f"rank must be >= 1, got {rank}")
+
+    def significant(x: np.ndarray) -> np.ndarray:
+        _, s, vt = np.linalg.svd(x, full_matrices=False)
+        return vt[: int((s > rtol * s[0]).sum())] if s.size and s[0] > 0 else vt[:0]
+
+    mean = low.mean(0)
+    lead = significant(low - mean)[:rank]
+    rest = data - mean
+    rest = rest - (rest @ lead.T) @ lead  # the data outside the low-rank subspace
+    extra = significant(rest)[: rank - len(lead)]
+    basis = np.zeros((rank, data.shape[1]))
+    rows = np.concatenate([lead, extra])
+    basis[: len(rows)] = fix_signs(rows)
+    return basis, mean, len(lead)
+
+
 @dataclasses.dataclass(frozen=True)
 class LinearMap:
     """``y = (x - mean) @ weights``: a learned projection (PCA, LDA or both)."""

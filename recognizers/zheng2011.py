@@ -6,8 +6,9 @@ and sparse errors (bags, coats, segmentation faults); a PLS-based view transform
 views; nearest-neighbour matching. Rapid, CPU only.
 
 Our reconstruction, per training view: RPCA (inexact ALM, :func:`recognizers.linear.robust_pca`) of the view's
-GEI matrix (64x44 GEIs as rows); the top ``rank`` right singular vectors of the low-rank part form the view's
-basis; a GEI's feature is its robust projection on that basis (sparse residuals above ``sparse_tau`` ignored);
+GEI matrix (64x44 GEIs as rows); the right singular vectors of the low-rank part that it really spans, completed
+up to ``rank`` by the GEIs' principal directions outside that subspace (:func:`recognizers.linear.principal_basis`:
+no arbitrary null-space vectors, so the features are the same on every CPU), form the view's basis; a GEI's feature is its robust projection on that basis (sparse residuals above ``sparse_tau`` ignored);
 PCA+LDA on those features, learned per view from the training subjects. Cross-view, gallery features are first
 moved to the probe's view by an SVD view transformation model (Makihara 2006 / Kusakunniran 2009) instead of
 Zheng's PLS one; each view's LDA then compares them by Euclidean distance.
@@ -23,7 +24,15 @@ import numpy as np
 
 from recognizers.base import CheckpointError, Embedding, FitOptions, Recognizer
 from recognizers.data import Sequences
-from recognizers.linear import LinearMap, ViewTransform, pairwise_euclidean, pca_lda, robust_pca, robust_project
+from recognizers.linear import (
+    LinearMap,
+    ViewTransform,
+    pairwise_euclidean,
+    pca_lda,
+    principal_basis,
+    robust_pca,
+    robust_project,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,27 +67,25 @@ class Zheng2011(Recognizer):
         cfg = self.config
         x = train.geis().reshape(len(train), -1).astype(np.float64)  # (N, D)
         feats = np.zeros((len(train), cfg.rank))
-        iterations = {}
+        iterations, spanned = {}, {}
         self.views = sorted(set(train.views.tolist()))
         for v in self.views:
             rows = train.views == v
             xv = x[rows]
             lam = cfg.rpca_lambda_scale / np.sqrt(max(xv.shape))
             low, _, iterations[v] = robust_pca(xv, lam)
-            self.mean[v] = low.mean(0)
-            _, _, vt = np.linalg.svd(low - self.mean[v], full_matrices=False)
-            basis = np.zeros((cfg.rank, x.shape[1]))
-            k = min(cfg.rank, len(vt))
-            basis[:k] = vt[:k]  # zero rows where the view has fewer sequences than `rank`
-            self.basis[v] = basis
-            feats[rows] = robust_project(xv - self.mean[v], basis, cfg.sparse_tau)
+            # The low-rank part's directions, completed by the data's own principal directions outside them
+            # (zero rows where the view has fewer sequences than `rank`).
+            self.basis[v], self.mean[v], spanned[v] = principal_basis(low, xv, cfg.rank)
+            feats[rows] = robust_project(xv - self.mean[v], self.basis[v], cfg.sparse_tau)
             self.lda[v] = pca_lda(feats[rows], train.subjects[rows])
         nm = train.condition_types == "nm"
         use = nm if len(set(train.subjects[nm].tolist())) >= 2 else np.ones(len(train), bool)
         rank = cfg.vtm_rank or len(set(train.subjects.tolist()))
         self.vtm = ViewTransform.fit(feats[use], train.subjects[use], train.views[use], rank) if len(self.views) > 1 \
             else None
-        return {"rpca_iterations": {str(v): int(i) for v, i in iterations.items()}}
+        return {"rpca_iterations": {str(v): int(i) for v, i in iterations.items()},
+                "low_rank_dims": {str(v): int(k) for v, k in spanned.items()}}
 
     def embed(self, data: Sequences) -> Embedding:
         self._check_fitted()

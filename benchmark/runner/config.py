@@ -374,7 +374,9 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
         for override in variants:
             cfg: Any = from_mapping(cls.Config, _with_seed(cls.Config, {**rest, **override}, config.seed), where)
             params = _merge_parameters(cls(cfg).parameters(), override)
-            if cls.trainable and getattr(cfg, "seed", None):
+            # A seed set in the method's table (or swept) names a variant; the run's own seed does not: runs of
+            # one config under several seeds give rows with the same keys, which is what the gate compares.
+            if cls.trainable and "seed" in {**rest, **override}:
                 params = _merge_parameters(params, {"seed": cfg.seed})
             methods.append(Method(name, cfg, params, bool(cls.trainable), override))
     labels = [m.label for m in methods]
@@ -404,9 +406,15 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
                     plugins)
 
 
-def load_run_config(path: str | Path) -> Resolved:
-    """Read a run config file and :func:`resolve` it; errors name the file and the key."""
+def load_run_config(path: str | Path, *, seed: int | None = None) -> Resolved:
+    """Read a run config file and :func:`resolve` it; errors name the file and the key.
+
+    ``seed`` replaces the config's top-level ``seed`` (the run's seed: anonymization, and every model whose table
+    sets none); the world keeps its own.
+    """
     path = Path(path)
     config = load_toml(RunConfig, path)
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
     raw = tomllib.loads(path.read_text(encoding="utf-8"))  # kept as written, for the run record
     return resolve(config, source=path, raw=raw)

@@ -155,13 +155,13 @@ class ActionNet(nn.Module):
 
 @torch.no_grad()
 def clip_probabilities(model: nn.Module, clips: torch.Tensor) -> torch.Tensor:
-    """Softmax class probabilities ``float32 (N, C)`` of clips ``(N, 3, T, S, S)`` (model in eval mode)."""
+    """Softmax class probabilities ``(N, C)`` of clips ``(N, 3, T, S, S)`` (model in eval mode), in the clips' dtype."""
     if clips.ndim != 5 or clips.shape[1] != 3:
         raise ValueError(f"clips must have shape (N, 3, T, S, S), got {tuple(clips.shape)}")
     was_training = model.training
     model.eval()
     try:
-        return torch.softmax(model(clips).float(), dim=1)
+        return torch.softmax(model(clips), dim=1)
     finally:
         model.train(was_training)
 
@@ -505,7 +505,11 @@ class SynthActionScorer(Scorer):
             if self.config.target not in meta["classes"]:
                 raise ValueError(f"{path} was trained on {meta['classes']}, which lack the target "
                                  f"{self.config.target!r}")
-            self._model, self.meta, self.weights_path = model.to(self.device), meta, path
+            # Scored in float64: float32 convolutions round differently with each CPU's kernels (oneDNN picks
+            # AVX-512 or AVX2 code), float64 makes the scores the same to ~1e-12 on every machine; the network is
+            # small enough that this costs little.
+            model = model.to(device=self.device, dtype=torch.float64)
+            self._model, self.meta, self.weights_path = model, meta, path
         return self._model
 
     @property
@@ -526,7 +530,7 @@ class SynthActionScorer(Scorer):
         out = []
         for s in range(0, len(index), self.config.batch_size):
             x = np.stack([preprocess_clip(frames[i], size) for i in index[s : s + self.config.batch_size]])
-            probs = clip_probabilities(model, torch.from_numpy(x).to(self.device))  # (B, C)
+            probs = clip_probabilities(model, torch.from_numpy(x).to(self.device, torch.float64))  # (B, C)
             out.append(probs[:, target].double().cpu().numpy())
         return np.clip(np.concatenate(out), 0.0, 1.0)
 

@@ -39,7 +39,7 @@ import pandas as pd
 from benchmark import shard
 from benchmark.protocol import Protocol
 from benchmark.record import git_hash, run_record, write_run_record  # noqa: F401 (moved; importable from here)
-from benchmark.results import Row, per_view_table
+from benchmark.results import ALL_CONDITIONS, Row, per_view_table
 from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix
 from benchmark.stats import wilson_interval
 
@@ -272,7 +272,8 @@ def evaluate_recognizer(
     Returns
     -------
     rows : list of Row
-        Same-view ``accuracy`` / ``success_rate`` per view and condition (and ``view = -1`` pooled over views),
+        Same-view ``accuracy`` / ``success_rate`` per view and condition, ``view = -1`` pooled over views, and
+        ``condition = "all"``, ``view = -1`` pooled over every probe (the rows the regression gate judges),
         plus ``cross_view_accuracy`` rows when ``cross_view``.
     matrices : list of dict
         The cross-view matrices as tidy records with :data:`MATRIX_COLUMNS` (empty without ``cross_view``).
@@ -289,6 +290,7 @@ def evaluate_recognizer(
     gallery_subjects, gallery_views = sets.gallery.subjects, sets.gallery.views
     rows: list[Row] = []
     records: list[dict[str, Any]] = []
+    everything: list[dict[int, np.ndarray]] = []  # each condition's pooled hits, for the row over all probes
     for condition, probe_data in sets.probes.items():
         # Every probe blank: nothing to embed (recognizers need at least one sequence).
         probes = shard.embed(rec, probe_data) if len(probe_data) else Embedding(np.zeros(0), np.zeros(0, np.int64))
@@ -304,6 +306,7 @@ def evaluate_recognizer(
         if per_view:
             pooled = {k: np.concatenate([h[k] for h in per_view.values()]) for k in ks}
             rows += _rate_rows(pooled, view=-1, base=base)
+            everything.append(pooled)
         if not cross_view:
             continue
         distance = np.zeros((len(probes), len(gallery)))
@@ -332,6 +335,10 @@ def evaluate_recognizer(
                     Row(metric="cross_view_accuracy", k=k, view=-1, value=float(np.nanmean(excluded)),
                         n=len(probes) + len(labels), **base)
                 )
+    if everything:
+        pooled = {k: np.concatenate([h[k] for h in everything]) for k in ks}
+        rows += _rate_rows(pooled, view=-1, base={"method": method, "parameters": parameters, "evaluator": evaluator,
+                                                  "condition": ALL_CONDITIONS})
     return rows, records
 
 

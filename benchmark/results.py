@@ -6,7 +6,7 @@ Columns (``results.csv``):
 method       the anonymizer (``identity`` for clean probes), as registered
 parameters   its parameters as ``key=value;key=value`` (e.g. ``alpha=0.3``), empty when none
 evaluator    the recognizer or scorer that produced the value, as registered
-condition    probe condition type: ``nm``, ``bg``, ``cl`` (or ``all``)
+condition    probe condition type: ``nm``, ``bg``, ``cl``, or ``all`` (every condition type pooled)
 view         probe view in degrees; -1 for a value over all views
 metric       e.g. ``accuracy``, ``success_rate``, ``frame_score``, ``video_score``, ``mos``
 k            rank for top-k metrics, 0 otherwise
@@ -31,6 +31,9 @@ from benchmark.io import atomic_path
 
 #: a run directory's main results file; ``results-*.csv`` beside it (e.g. survey MOS rows) belong to it too
 RESULTS = "results.csv"
+
+#: the ``condition`` of rows pooled over every condition type (with ``view = -1``: over every probe)
+ALL_CONDITIONS = "all"
 
 COLUMNS: tuple[str, ...] = (
     "method", "parameters", "evaluator", "condition", "view", "metric", "k", "value", "n", "ci_low", "ci_high",

@@ -62,15 +62,17 @@ def mean_rows(
     base: dict[str, Any],
 ) -> list[Row]:
     """Rows of per-sequence ``values`` keyed ``(condition type, view)``: one per key and one per condition
-    type over all its views (``view = -1``); value = mean, n = number of sequences, 95%
+    type over all its views (``view = -1``) and one over every sequence (``condition = "all"``, ``view = -1``);
+    value = mean, n = number of sequences, 95%
     :func:`benchmark.stats.t_interval`."""
-    from benchmark.results import Row
+    from benchmark.results import ALL_CONDITIONS, Row
 
     pooled: dict[str, list[float]] = {}
     for (condition, _), vals in sorted(values.items()):
         pooled.setdefault(condition, []).extend(vals)
+    everything = [x for vals in pooled.values() for x in vals]
     groups = [*((c, v, vals) for (c, v), vals in sorted(values.items())),
-              *((c, -1, vals) for c, vals in pooled.items())]
+              *((c, -1, vals) for c, vals in pooled.items()), (ALL_CONDITIONS, -1, everything)]
     rows = []
     for condition, view, vals in groups:
         if not vals:

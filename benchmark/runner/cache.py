@@ -38,11 +38,11 @@ from benchmark.io import write_json
 STAGE_VERSIONS: dict[str, int] = {
     "world": 1,
     "action-model": 1,
-    "recognizer": 1,
+    "recognizer": 2,
     "train": 1,
     "anonymize": 1,
-    "evaluate": 1,
-    "score": 1,
+    "evaluate": 2,
+    "score": 2,
     "realism": 1,
     "pictures": 1,
 }

@@ -8,8 +8,9 @@ views; nearest-neighbour matching. Rapid, CPU only.
 Our reconstruction, per training view: RPCA (inexact ALM, :func:`recognizers.linear.robust_pca`) of the view's
 GEI matrix (64x44 GEIs as rows); the right singular vectors of the low-rank part that it really spans, completed
 up to ``rank`` by the GEIs' principal directions outside that subspace (:func:`recognizers.linear.principal_basis`:
-no arbitrary null-space vectors, so the features are the same on every CPU), form the view's basis; a GEI's feature is its robust projection on that basis (sparse residuals above ``sparse_tau`` ignored);
-PCA+LDA on those features, learned per view from the training subjects. Cross-view, gallery features are first
+no arbitrary null-space vectors, so the features are the same on every CPU), form the view's basis; a GEI's
+feature is its robust projection on that basis (sparse residuals above ``sparse_tau`` ignored); PCA+LDA on those
+features, learned per view from the training subjects. Cross-view, gallery features are first
 moved to the probe's view by an SVD view transformation model (Makihara 2006 / Kusakunniran 2009) instead of
 Zheng's PLS one; each view's LDA then compares them by Euclidean distance.
 """

@@ -258,7 +258,7 @@ def _n_note(counts: pd.DataFrame, what: str) -> str:
 def _pool_note(frame: pd.DataFrame, metric: str, evaluator: str, k: int) -> str:
     conds = [c for c in conditions(frame, metric, evaluator) if c != ALL]
     rows = select(frame, metric=metric, evaluator=evaluator, k=k)
-    if (rows["condition"] == ALL).any() or len(conds) <= 1:
+    if len(conds) <= 1:
         return f"condition {', '.join(sorted(set(rows['condition'])))}"
     return f"conditions {', '.join(conds)} pooled, weighted by n"
 
@@ -280,7 +280,7 @@ def success_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table
                 frame=values, source=source, scale=100.0, digits=1,
                 note=f"{_pool_note(frame, SUCCESS, evaluator, k)}; {_n_note(counts, 'probes')}",
             ))
-        for condition in conditions(frame, SUCCESS, evaluator):
+        for condition in [c for c in conditions(frame, SUCCESS, evaluator) if c != ALL]:
             for k in ks(frame, SUCCESS, evaluator):
                 values, counts = view_table(frame, metric=SUCCESS, evaluator=evaluator, k=k, condition=condition)
                 if values.empty:

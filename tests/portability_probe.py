@@ -56,9 +56,11 @@ def main(work: Path) -> dict:
     # zheng2011 (no torch) trained and evaluated on a toy tree: distances and identification decisions.
     toy = write_toy_tree(work / "toy", subjects=range(8), views=(0, 90), frames=10)
     protocol = work / "p.toml"
-    protocol.write_text('name = "p"\ndescription = "4 train / 4 test"\nviews = [0, 90]\ngallery = ["nm-01", "nm-02", "nm-03", "nm-04"]\n'
-                        '[groups]\nrecognizers = 4\ntest = 4\n[probes]\nnm = ["nm-05", "nm-06"]\nbg = ["bg-01"]\n'
-                        'cl = ["cl-01"]\n')
+    protocol.write_text(
+        'name = "p"\ndescription = "4 train / 4 test"\nviews = [0, 90]\n'
+        'gallery = ["nm-01", "nm-02", "nm-03", "nm-04"]\n[groups]\nrecognizers = 4\ntest = 4\n'
+        '[probes]\nnm = ["nm-05", "nm-06"]\nbg = ["bg-01"]\ncl = ["cl-01"]\n'
+    )
     proto = load_protocol(str(protocol))
     groups = proto.assign([f"{s + 1:03d}" for s in range(8)])
     rec = Zheng2011()

@@ -46,9 +46,16 @@ def hand_made() -> EvalSets:
 def test_rows_of_a_hand_made_setup(pixels: type[Pixels]) -> None:
     rec = pixels().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
     rows, matrix = evaluate_recognizer(rec, hand_made(), method="m", parameters="alpha=0.3", ks=(1, 2))
-    frame = to_frame(rows).set_index(["metric", "k", "view"])
-    assert set(frame["evaluator"]) == {"pixels"} and set(frame["method"]) == {"m"}
-    assert set(frame["parameters"]) == {"alpha=0.3"} and set(frame["condition"]) == {"nm"}
+    everything = to_frame(rows)
+    assert set(everything["evaluator"]) == {"pixels"} and set(everything["method"]) == {"m"}
+    assert set(everything["parameters"]) == {"alpha=0.3"} and set(everything["condition"]) == {"nm", "all"}
+    # The row over every probe (one condition here: the same as nm's pooled row), same-view metrics only.
+    pooled = everything[everything["condition"] == "all"].set_index(["metric", "k"])
+    assert set(pooled["view"]) == {-1} and sorted(pooled.index) == sorted(
+        (m, k) for m in ("accuracy", "success_rate") for k in (1, 2))
+    assert pooled.loc[("accuracy", 1), "value"] == pytest.approx(5 / 6) and pooled.loc[("accuracy", 1), "n"] == 6
+    assert pooled.loc[("success_rate", 2), "value"] == 0.0
+    frame = everything[everything["condition"] == "nm"].set_index(["metric", "k", "view"])
 
     def get(metric: str, k: int, view: int) -> pd.Series:
         return frame.loc[(metric, k, view)]
@@ -69,7 +76,8 @@ def test_rows_of_a_hand_made_setup(pixels: type[Pixels]) -> None:
     cells = {(r["k"], r["probe_view"], r["gallery_view"]): r["value"] for r in matrix}
     assert cells[(1, 0, 0)] == pytest.approx(2 / 3) and cells[(1, 0, 90)] == pytest.approx(1 / 3)
     assert cells[(1, 90, 90)] == 1.0 and cells[(1, 90, 0)] == pytest.approx(1 / 3)
-    assert len(rows) == 2 * (3 * 2) + 2 * 3  # (accuracy, success) x (0, 90, all) x k + cross-view (0, 90, all) x k
+    # (accuracy, success) x (0, 90, all views) x k + cross-view (0, 90, all) x k + (accuracy, success) x k over all
+    assert len(rows) == 2 * (3 * 2) + 2 * 3 + 2 * 2
 
     text = format_tables(to_frame(rows), ks=(1,))
     assert "same-view top-1 accuracy (%), probes: m" in text and "66.7" in text and "83.3" in text

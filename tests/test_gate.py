@@ -19,7 +19,6 @@ from benchmark.gate import (
     format_result,
     quantiles,
     read_golden,
-    read_run,
     sampling_se,
     threshold,
 )
@@ -70,7 +69,8 @@ def test_quantiles_are_the_table_values() -> None:
 def test_sampling_error_of_a_rate_uses_the_wilson_centre() -> None:
     # p = 0.5, n = 30: the Wilson centre is 0.5, se = sqrt(0.25 / 30).
     assert sampling_se("success_rate", 0.5, 30, (NAN, NAN)) == pytest.approx(math.sqrt(0.25 / 30), abs=1e-12)
-    # p = 1 keeps a spread: centre (30 + 1.9208) / (30 + 3.8415) = 0.943245, se = sqrt(0.943245 * 0.056755 / 30) = 0.042243.
+    # p = 1 keeps a spread: centre (30 + 1.9208) / (30 + 3.8415) = 0.943245,
+    # se = sqrt(0.943245 * 0.056755 / 30) = 0.042243.
     assert sampling_se("success_rate", 1.0, 30, (NAN, NAN)) == pytest.approx(0.042243, abs=1e-6)
     # A score: the wider half of its interval over t_{0.975, 29} = 2.045230.
     assert sampling_se("frame_score", 0.9, 30, (0.80, 0.95)) == pytest.approx(0.10 / 2.045230, abs=1e-6)

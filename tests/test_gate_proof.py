@@ -1,0 +1,84 @@
+"""Proof of both sides of the regression gate, on the real ci run (slow: about 10 minutes on 2 cores).
+
+- The ci run made under other CPU kernels than the golden file (torch's AVX2 kernels, OpenBLAS's Haswell ones),
+  from an empty stage cache, PASSES ``gaitbench check`` against ``tests/golden/ci.json``.
+- Broken ST-GANs FAIL it: one that returns its input, one trained with its noise term switched off
+  (``tests/gate_proof/broken_stgan.py``). They run as plug-ins on the same cache (so every other method's rows are
+  those of the passing run), and their rows are relabelled ``stgan`` before the check: a plug-in may not take
+  a bundled name.
+
+CI runs these (``.ci/run``); locally: ``pytest -m slow tests/test_gate_proof.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("anny")
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "ci.toml"
+GOLDEN = ROOT / "tests" / "golden" / "ci.json"
+OTHER_CPU = {"ATEN_CPU_CAPABILITY": "avx2", "OPENBLAS_CORETYPE": "Haswell"}
+
+
+def gaitbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=3600, check=False)
+
+
+def variant_config(folder: Path, plugin: str) -> Path:
+    """configs/ci.toml with ST-GAN replaced by the plug-in class ``plugin`` of broken_stgan.py (same table)."""
+    text = CONFIG.read_text(encoding="utf-8")
+    text = text.replace('path = "../worlds/ci-run"', f'path = "{ROOT / "worlds" / "ci-run"}"')
+    text = text.replace('protocol = "protocols/ci.toml"', f'protocol = "{CONFIG.parent / "protocols" / "ci.toml"}"')
+    text = text.replace("[anonymizers.stgan]", "[anonymizers.broken]")
+    plugin_file = ROOT / "tests" / "gate_proof" / "broken_stgan.py"
+    # [world] is the config's first table: [plugins] goes before it, after the top-level keys.
+    text = text.replace("[world]", f'[plugins]\nanonymizers = {{ broken = "{plugin_file}:{plugin}" }}\n\n[world]', 1)
+    path = folder / f"{plugin}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def other_cpu_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("proof")
+    done = gaitbench("run", str(CONFIG), "--out", str(base / "avx2"), "--cache", str(base / "cache"), "--quiet",
+                     env=OTHER_CPU)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return base
+
+
+def test_the_ci_run_under_other_cpu_kernels_passes(other_cpu_run: Path) -> None:
+    done = gaitbench("check", str(other_cpu_run / "avx2"), "--golden", str(GOLDEN))
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert re.search(r"^PASS: \d+ pooled golden rows", done.stdout, re.M)
+
+
+@pytest.mark.parametrize("plugin", ["ReturnsInput", "NoiseOff"])
+def test_a_broken_stgan_fails(other_cpu_run: Path, plugin: str) -> None:
+    config = variant_config(other_cpu_run, plugin)
+    out = other_cpu_run / plugin
+    done = gaitbench("run", str(config), "--out", str(out), "--cache", str(other_cpu_run / "cache"), "--quiet",
+                     env=OTHER_CPU)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert set(results["method"]) >= {"broken", "identity", "noise-gait"} and "stgan" not in set(results["method"])
+    results["method"] = results["method"].replace("broken", "stgan")
+    results.to_csv(out / "results.csv", index=False)
+    done = gaitbench("check", str(out), "--golden", str(GOLDEN))
+    print(done.stdout)
+    assert done.returncode == 1, done.stdout[-5000:] + done.stderr[-2000:]
+    failing = [line for line in done.stdout.splitlines() if "(fall)" in line or "(missing)" in line]
+    assert failing and all(" stgan " in line and "(fall)" in line for line in failing), failing
+    assert any(line.startswith("success_rate (fall)") for line in failing)

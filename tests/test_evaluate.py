@@ -121,9 +121,14 @@ def test_cli_train_and_evaluate_clean_and_altered_probes(
     printed = capsys.readouterr().out
     assert "same-view top-1 accuracy (%), probes: identity" in printed and "top-3" in printed
     frame = pd.read_csv(out)
-    assert set(frame["condition"]) == {"nm", "bg", "cl"} and set(frame["view"]) == {-1, 0, 90}
+    assert set(frame["condition"]) == {"nm", "bg", "cl", "all"} and set(frame["view"]) == {-1, 0, 90}
     nm = frame[(frame.metric == "accuracy") & (frame.k == 1) & (frame.condition == "nm") & (frame.view == -1)]
     assert nm["value"].item() >= 0.6 and nm["n"].item() == 6 * 2 * 2  # chance: 1/6
+    # Over every probe: nm (2 per view), bg and cl (1 each) of 6 subjects at 2 views; the n-weighted mean.
+    per = frame[(frame.metric == "accuracy") & (frame.k == 1) & (frame.view == -1)].set_index("condition")
+    assert per.loc["all", "n"] == 6 * 2 * 4
+    assert per.loc["all", "value"] == pytest.approx(
+        sum(per.loc[c, "value"] * per.loc[c, "n"] for c in ("nm", "bg", "cl")) / (6 * 2 * 4), abs=1e-6)
     assert (tmp_path / "clean.run.json").is_file() and (tmp_path / "clean.view_matrix.csv").is_file()
 
     # An "anonymizer" that gives every test subject the gait of subject 007: only 007's own probes can be named.

@@ -142,7 +142,7 @@ def test_cli_writes_scorer_rows_per_condition_and_view(coloured: Path, tmp_path:
                  "--device", "cpu", "--quiet"]) == 0
     frame = read_csv(out)
     assert set(frame["method"]) == {"identity"} and set(frame["parameters"]) == {""} and set(frame["k"]) == {0}
-    assert len(frame) == 2 * 2 * 3  # scorers x conditions x (0, 90, all)
+    assert len(frame) == 2 * (2 * 3 + 1)  # scorers x (conditions x (0, 90, all views) + every sequence)
     bright = frame[frame["evaluator"] == "test-bright"].set_index(["condition", "view"])
     assert set(bright["metric"]) == {"frame_score"}
     assert set(frame.loc[frame["evaluator"] == "test-clip", "metric"]) == {"video_score"}
@@ -156,6 +156,10 @@ def test_cli_writes_scorer_rows_per_condition_and_view(coloured: Path, tmp_path:
             assert row["value"] == pytest.approx(np.mean(values), abs=1e-6)  # the CSV keeps 6 digits
             assert (row["ci_low"], row["ci_high"]) == pytest.approx((np.mean(values) - half, np.mean(values) + half),
                                                                     abs=1e-5)
+    # Every sequence (3 subjects x 2 conditions x 2 views): their plain mean.
+    values = [grey(f"{s}-{c}-{v:03d}") / 255 for s in SUBJECTS for c in ("nm-05", "bg-01") for v in (0, 90)]
+    assert bright.loc[("all", -1), "n"] == 12
+    assert bright.loc[("all", -1), "value"] == pytest.approx(np.mean(values), abs=1e-6)
     # nm at view 0: greys 100, 110, 120 -> 110 / 255; the clip scorer gives half of it.
     clip = frame[frame["evaluator"] == "test-clip"].set_index(["condition", "view"])
     assert clip.loc[("nm", 0), "value"] == pytest.approx(55 / 255, abs=1e-6) and clip.loc[("nm", 0), "n"] == 3
@@ -233,7 +237,9 @@ def test_cli_temporal_change_ratio_by_hand(pair: tuple[Path, Path], tmp_path: Pa
     frame = read_csv(out)
     assert set(frame["method"]) == {"test-shift"} and set(frame["parameters"]) == {"shift=2"}
     assert set(frame["metric"]) == {"temporal_change_ratio"} and set(frame["evaluator"]) == {"silhouettes"}
-    rows = frame.set_index("view")
+    everything = frame[frame["condition"] == "all"]
+    assert everything["view"].tolist() == [-1] and everything["value"].item() == pytest.approx(2.5)  # one condition
+    rows = frame[frame["condition"] == "nm"].set_index("view")
     # view 0: ratios 2 and 4 -> 3, s = sqrt 2, se = 1 -> 3 +- 12.706, clipped at 0 (a ratio is never negative)
     assert (rows.loc[0, "value"], rows.loc[0, "n"]) == (pytest.approx(3.0), 2)
     assert (rows.loc[0, "ci_low"], rows.loc[0, "ci_high"]) == pytest.approx((0.0, 3 + T975[1]), rel=1e-5)

@@ -202,7 +202,7 @@ def pca(x: np.ndarray, dims: int) -> LinearMap:
     mean = x.mean(0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
     dims = int(min(dims, int((s > s[0] * 1e-10).sum()) if len(s) else 0))
-    return LinearMap(mean, vt[:dims].T)
+    return LinearMap(mean, fix_signs(vt[:dims]).T)
 
 
 def lda(x: np.ndarray, labels: np.ndarray, dims: int | None = None, *, reg: float = 1e-6) -> LinearMap:
@@ -240,7 +240,8 @@ def lda(x: np.ndarray, labels: np.ndarray, dims: int | None = None, *, reg: floa
         sb += len(xc) * np.outer(mc - mean, mc - mean)
     sw += reg * max(np.trace(sw) / d, 1e-12) * np.eye(d)
     values, vectors = scipy.linalg.eigh(sb, sw)
-    return LinearMap(mean, vectors[:, np.argsort(values)[::-1][:dims]])
+    order = np.argsort(values, kind="stable")[::-1][:dims]
+    return LinearMap(mean, fix_signs(vectors[:, order].T).T)
 
 
 def pca_lda(x: np.ndarray, labels: np.ndarray, pca_dims: int | None = None) -> LinearMap:

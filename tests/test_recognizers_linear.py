@@ -9,9 +9,11 @@ from scipy.spatial.distance import cdist
 from recognizers.linear import (
     ViewTransform,
     _svt,
+    fix_signs,
     lda,
     pairwise_euclidean,
     pca_lda,
+    principal_basis,
     robust_pca,
     robust_project,
 )
@@ -142,3 +144,31 @@ def test_pairwise_euclidean_matches_scipy() -> None:
     rng = np.random.default_rng(6)
     g, p = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
     np.testing.assert_allclose(pairwise_euclidean(g, p), cdist(p, g), atol=1e-12)
+
+
+def test_fix_signs_makes_the_largest_entry_positive() -> None:
+    rows = np.array([[-3.0, 1.0, 0.5], [0.5, -0.2, 0.1], [0.0, 0.0, -2.0]])
+    np.testing.assert_array_equal(fix_signs(rows), [[3.0, -1.0, -0.5], [0.5, -0.2, 0.1], [0.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(fix_signs(-rows), fix_signs(rows))
+
+
+def test_principal_basis_takes_the_low_rank_span_then_the_data_outside_it() -> None:
+    # Low-rank part: a line along -e1 around mean m; the data add spread along e2 (std 3) and e3 (std 1). With
+    # rank 4 the basis is e1 (the low-rank span, sign fixed), then e2 and e3 (the data's principal directions
+    # outside it, by variance), then a zero row: the data span nothing more. An SVD of the rank-1 low part alone
+    # would have padded rows 2-4 with arbitrary null-space vectors.
+    m = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    t = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 0.0])
+    e = np.eye(5)
+    low = m + np.outer(t, -e[0])
+    data = low + np.outer([3, -3, 3, -3, 0, 0], e[1]) + np.outer([0, 0, 0, 0, 1, -1], e[2])
+    basis, mean, spanned = principal_basis(low, data, 4)
+    np.testing.assert_allclose(mean, m, atol=1e-12)
+    assert spanned == 1
+    np.testing.assert_allclose(basis, [e[0], e[1], e[2], np.zeros(5)], atol=1e-12)
+    # Fewer rows asked for than the low-rank part spans: only its leading ones.
+    two = low + np.outer(t**2 - 1, e[3])
+    basis2, _, spanned2 = principal_basis(two, two, 1)
+    assert spanned2 == 1 and basis2.shape == (1, 5)
+    with pytest.raises(ValueError, match="one shape"):
+        principal_basis(low, data[:3], 2)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -40,6 +41,12 @@ _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#
             "#393b79", "#ad494a", "#637939", "#7b4173", "#8c6d31", "#3182bd", "#e6550d"]
 _REFERENCE_COLOUR = "#7f7f7f"
 
+
+
+def _wrap(text: str, width: int = 110) -> str:
+    """A title broken into lines that fit the figure: model labels are long (they say exactly what produced the
+    numbers), and one line of them runs off both edges."""
+    return textwrap.fill(text, width=width, break_on_hyphens=False)
 
 def colours(labels: Iterable[str]) -> dict[str, str]:
     """A colour per variant label, in the order given: grey for identity, then a fixed palette (cycled)."""
@@ -119,7 +126,7 @@ def success_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
     axes[-1].set_xlabel("view")
-    fig.suptitle(f"Success rate against {label or evaluator}")
+    fig.suptitle(_wrap(f"Success rate against {label or evaluator}"))
     _legend(fig, axes[0], len(shown))
     return fig
 
@@ -145,7 +152,7 @@ def score_figure(frame: pd.DataFrame, evaluator: str, metric: str, label: str | 
     ax.set_xlabel("view")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     ax.grid(alpha=0.3)
-    ax.set_title(f"{METRIC_NAMES.get(metric, metric)}: {label or evaluator}")
+    ax.set_title(_wrap(f"{METRIC_NAMES.get(metric, metric)}: {label or evaluator}", 90))
     _legend(fig, ax, len(table.index))
     return fig
 
@@ -187,7 +194,7 @@ def alpha_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None, 
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("view")
     several = any(int(n) > 1 for sweep in sweeps for n in sweep.seeds)
-    fig.suptitle(f"Effect of alpha ({method}) on success rate against {label or evaluator}"
+    fig.suptitle(_wrap(f"Effect of alpha ({method}) on success rate against {label or evaluator}")
                  + ("\nlines: mean over seeds, bars: their minimum to maximum" if several else ""))
     _legend(fig, axes[0], len(sweeps[0].mean.index))
     return fig
@@ -239,7 +246,7 @@ def mos_figure(frame: pd.DataFrame, label: str | None = None) -> Figure:
     ax.set_xlabel("view")
     ax.set_ylabel("opinion score (1 bad .. 5 excellent)")
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title("Mean opinion score" + (f": {label}" if label else "") + " (triangles: means)")
+    ax.set_title(_wrap("Mean opinion score" + (f": {label}" if label else "") + " (triangles: means)", 90))
     _legend(fig, ax, len(shown))
     return fig
 

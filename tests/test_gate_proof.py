@@ -2,10 +2,11 @@
 
 - The ci run made under other CPU kernels than the golden file (torch's AVX2 kernels, OpenBLAS's Haswell ones),
   from an empty stage cache, PASSES ``gaitbench check`` against ``tests/golden/ci.json``.
-- Broken ST-GANs FAIL it: one that returns its input, one trained with its noise term switched off
-  (``tests/gate_proof/broken_stgan.py``). They run as plug-ins on the same cache (so every other method's rows are
-  those of the passing run), and their rows are relabelled ``stgan`` before the check: a plug-in may not take
-  a bundled name.
+- Broken ST-GANs FAIL it: one that returns its input; one trained with its noise term switched off
+  (``tests/gate_proof/broken_stgan.py``) is expected to fail as well but does not yet, because its numbers do
+  not fall (see :data:`NOISE_OFF_UNDETECTABLE`); the test is a strict xfail until they do. They run as plug-ins
+  on the same cache (so every other method's rows are those of the passing run), and their rows are relabelled
+  ``stgan`` before the check: a plug-in may not take a bundled name.
 
 CI runs these (``.ci/run``); locally: ``pytest -m slow tests/test_gate_proof.py``.
 """
@@ -65,7 +66,19 @@ def test_the_ci_run_under_other_cpu_kernels_passes(other_cpu_run: Path) -> None:
     assert re.search(r"^PASS: \d+ pooled golden rows", done.stdout, re.M)
 
 
-@pytest.mark.parametrize("plugin", ["ReturnsInput", "NoiseOff"])
+NOISE_OFF_UNDETECTABLE = (
+    "the bundled ST-GAN's success rate does not come from its noise: trained with the noise term off it scores "
+    "0.778 top-1 against zheng2011 (golden 0.767-0.772) and 0.778 against wu2017-mt (golden 0.744-0.778), with a "
+    "frame score of 0.94 (golden 0.41-0.64); no sound gate can flag numbers that did not fall. Issue 16 (ST-GAN "
+    "that hides identity through its noise) and issue 17 (informed attackers) make it detectable; strict, so this "
+    "test says so when it starts failing as it should"
+)
+
+
+@pytest.mark.parametrize("plugin", [
+    "ReturnsInput",
+    pytest.param("NoiseOff", marks=pytest.mark.xfail(strict=True, reason=NOISE_OFF_UNDETECTABLE)),
+])
 def test_a_broken_stgan_fails(other_cpu_run: Path, plugin: str) -> None:
     config = variant_config(other_cpu_run, plugin)
     out = other_cpu_run / plugin

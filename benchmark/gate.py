@@ -302,8 +302,9 @@ def combine_runs(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     interval, the runs it rests on (``runs``), their sample standard deviation (``spread``, NaN for one run), the
     root mean square of their sampling errors (``sampling_se``, :func:`sampling_se`) and the ``values`` themselves.
 
-    ``n`` must agree between the runs (the same probes and sequences); a row that some runs lack (e.g. a metric
-    over a probe one seed's model erased) rests on the runs that have it.
+    ``n`` is the smallest of the runs' (it can differ where a seed's model erased the person in a probe: such a
+    probe is a miss in every rate, but metrics over usable sequences, e.g. ``frechet``, have one fewer); a row
+    that some runs lack rests on the runs that have it.
     """
     if not frames:
         raise GateError("no runs to combine")
@@ -316,19 +317,15 @@ def combine_runs(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         parts.append(f)
     both = pd.concat(parts, ignore_index=True)
     rows = []
-    for key, group in both.groupby(list(KEY), sort=True, dropna=False):
-        ns = sorted(set(group["n"].tolist()))
-        if len(ns) > 1:
-            where = ", ".join(f"{k}={v!r}" for k, v in zip(KEY, key, strict=True))
-            raise GateError(f"the runs disagree on n ({ns}) for the row {where}: they did not measure the same "
-                            "probes; a golden file combines runs of one config that differ only in their seed")
+    for _, group in both.groupby(list(KEY), sort=True, dropna=False):
         values = group["value"].to_numpy(dtype=np.float64)
         finite = values[np.isfinite(values)]
         se = group["_se"].to_numpy(dtype=np.float64)
         se = se[np.isfinite(se)]
         first = group.iloc[0]
         rows.append({
-            **{c: first[c] for c in COLUMNS if c not in ("value", "ci_low", "ci_high")},
+            **{c: first[c] for c in COLUMNS if c not in ("value", "n", "ci_low", "ci_high")},
+            "n": int(group["n"].min()),
             "value": float(finite.mean()) if finite.size else math.nan,
             "ci_low": float(np.nanmean(group["ci_low"])) if group["ci_low"].notna().any() else math.nan,
             "ci_high": float(np.nanmean(group["ci_high"])) if group["ci_high"].notna().any() else math.nan,

@@ -399,3 +399,37 @@ def test_score_keys_follow_the_weights_file_the_scorer_will_read(
     assert set(other) == set(first) and all(other[n] != first[n] for n in first)
     monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS")
     assert score_keys() == other  # nothing configured or cached: the shipped model, the same bytes as other.pt
+
+
+# ------------------------------------------------------------------------------------------------ seeds and the gate
+
+
+def test_golden_of_seeds_runs_the_config_and_the_baseline_passes_it(
+    project: Path, baseline: tuple[Path, Any], tmp_path: Path, capsys
+) -> None:
+    """``gaitbench golden --config --seeds 2``: two runs that differ only in their seed, one golden file; the
+    run's seed renames no row, untrained methods do not move between seeds, and the seed-0 run passes."""
+    golden = tmp_path / "golden.json"
+    runs = tmp_path / "seeds"
+    assert main(["golden", "--config", str(project / "run.toml"), "--seeds", "2", "--runs", str(runs),
+                 "--out", str(golden)]) == 0
+    out = capsys.readouterr().out
+    assert f"gaitbench run {project / 'run.toml'} --seed 1 --out {runs / 'seed-1'}" in out
+    doc = json.loads(golden.read_text())
+    assert [r["seed"] for r in doc["runs"]] == [0, 1] and doc["made_by"]["command"].startswith(
+        f"gaitbench golden --config {project / 'run.toml'} --seeds 2")
+    seeds = [json.loads((runs / f"seed-{s}" / "run.json").read_text())["seeds"] for s in (0, 1)]
+    assert [s["run"] for s in seeds] == [0, 1] and [s["anonymizers"]["stgan[alpha=0.2]"] for s in seeds] == [0, 1]
+    rows = pd.DataFrame(doc["rows"])
+    # The same row keys in both runs (parameters carry no seed), each resting on both; only a Fréchet cell can be
+    # absent from a run whose model erased the person there (see the table test above).
+    assert set(rows.loc[rows["metric"] != "frechet", "runs"]) == {2}
+    assert not rows["parameters"].str.contains("seed").any()
+    assert set(zip(rows["method"], rows["parameters"], strict=True)) == {
+        ("identity", ""), ("blur", "margin=4;sigma=3"), ("noise-gait", "beta=0.3"), ("stgan", "alpha=0.2"),
+        ("stgan", "alpha=0.4")}
+    # Nothing of identity and blur is trained by torch or seeded: their values do not move between seeds.
+    fixed = rows[rows["method"].isin(["identity", "blur"]) & rows["value"].notna()]
+    assert len(fixed) > 0 and (fixed["spread"] == 0).all()
+    assert main(["check", str(baseline[0]), "--golden", str(golden)]) == 0
+    assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith("PASS: ")

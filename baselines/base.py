@@ -43,6 +43,8 @@ class TrainSource:
     groups: Mapping[str, list[str]]
     views: tuple[int, ...] | None = None
     workers: int | None = None
+    #: the subjects handed out by :meth:`subjects` (what :meth:`Anonymizer.fit` records as trained on)
+    handed_out: set[str] = dataclasses.field(default_factory=set, compare=False, repr=False)
 
     def subjects(self, group: str) -> list[str]:
         """The subjects of ``group``; ``ValueError`` naming the groups that exist."""
@@ -51,7 +53,13 @@ class TrainSource:
         subjects = list(self.groups[group])
         if not subjects:
             raise ValueError(f"subject group {group!r} of {self.root} is empty")
+        self.handed_out.update(subjects)
         return subjects
+
+    def trained_on(self) -> list[str]:
+        """The subjects a method trained on this source may have seen: those :meth:`subjects` handed out, else
+        (a method that read ``groups`` itself) every subject of every group."""
+        return sorted(self.handed_out or {s for group in self.groups.values() for s in group})
 
 
 def sequence_seed(seed: int, seq: GaitSequence) -> int:
@@ -112,7 +120,8 @@ class Anonymizer(abc.ABC):
         """Train on ``source`` (a no-op for untrained methods); returns self."""
         start = time.perf_counter()
         figures = self._fit(source, options or FitOptions())
-        self.training = {"root": str(source.root), "seconds": round(time.perf_counter() - start, 3), **figures}
+        self.training = {"root": str(source.root), "seconds": round(time.perf_counter() - start, 3),
+                         "subjects": source.trained_on() if self.trainable else [], **figures}
         return self
 
     def anonymize(self, seq: GaitSequence, seed: int = 0) -> GaitSequence:

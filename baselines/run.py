@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from baselines.base import Anonymizer, TrainSource, anonymizer_class
-from benchmark.protocol import load_protocol
+from benchmark.protocol import load_protocol, protocol_groups
 from benchmark.training import FitOptions, distributed_env
 
 
 def train_source(data: str | os.PathLike[str], protocol: str = "paper", workers: int | None = None) -> TrainSource:
     """The dataset ``data`` with the protocol's groups assigned to its subjects (the test group is left out)."""
-    from benchmark.data.casia import CasiaB
-
     proto = load_protocol(protocol)
-    subjects = sorted({r.subject for r in CasiaB(data).index()})
-    groups = {k: v for k, v in proto.assign(subjects).items() if k != proto.test_group}
+    groups = {k: v for k, v in protocol_groups(data, proto).items() if k != proto.test_group}
     return TrainSource(root=Path(data), groups=groups, views=proto.views, workers=workers)
 
 

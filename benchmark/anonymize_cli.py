@@ -84,8 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_anonymize(args: argparse.Namespace) -> int:
     from baselines.base import load_anonymizer, make_config
     from benchmark.anonymized import anonymize_dataset
-    from benchmark.data.casia import CasiaB, subject_dirs
-    from benchmark.protocol import load_protocol
+    from benchmark.protocol import check_training_subjects, load_protocol, protocol_groups
     from benchmark.registry import ANONYMIZERS, load_plugin_declarations
 
     load_plugin_declarations()
@@ -103,9 +102,11 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
         anon = ANONYMIZERS.get(args.name)(make_config(args.name, args.config))
     anon.to(args.device)
     protocol = load_protocol(args.protocol)
+    groups = protocol_groups(args.data, protocol)
+    check_training_subjects(f"anonymizer {anon.name} ({args.ckpt})", (anon.training or {}).get("subjects"),
+                            groups.get(protocol.test_group, []))
     subjects = args.subjects
     if subjects is None:
-        groups = protocol.assign(sorted(subject_dirs(CasiaB(args.data).root)))
         group = args.group or protocol.test_group
         if group not in groups:
             raise ValueError(f"protocol {protocol.name!r} has no group {group!r} (groups: {', '.join(groups)})")

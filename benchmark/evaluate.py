@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import shard
-from benchmark.protocol import Protocol
+from benchmark.protocol import Protocol, check_training_subjects, protocol_groups
 from benchmark.record import git_hash, run_record, write_run_record  # noqa: F401 (moved; importable from here)
 from benchmark.results import ALL_CONDITIONS, Row, per_view_table
 from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix
@@ -77,14 +77,6 @@ class EvalSets:
             )
 
 
-def protocol_split(root: str | os.PathLike[str], protocol: Protocol) -> dict[str, list[str]]:
-    """The protocol's groups over the subjects found in the tree ``root``."""
-    from benchmark.data.casia import CasiaB
-
-    subjects = sorted({r.subject for r in CasiaB(root).index()})
-    return protocol.assign(subjects)
-
-
 def load_eval_sets(
     gallery_root: str | os.PathLike[str],
     probes_root: str | os.PathLike[str],
@@ -108,7 +100,7 @@ def load_eval_sets(
 
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    test = protocol_split(gallery_root, protocol)[protocol.test_group]
+    test = protocol_groups(gallery_root, protocol)[protocol.test_group]
 
     def load(root: str | os.PathLike[str], conditions: Sequence[str]) -> tuple[Sequences, tuple[Label, ...]]:
         """The usable sequences, and the labels of those found in the tree without a usable frame."""
@@ -173,12 +165,7 @@ def check_recognizer_data(rec: Recognizer, test_subjects: Iterable[str], gallery
     from recognizers.data import world_identity
 
     training = rec.training or {}
-    overlap = sorted(set(training.get("subjects") or ()) & set(test_subjects))
-    if overlap:
-        raise ValueError(
-            f"{rec.name} was trained on test subjects {overlap[:8]}{' ...' if len(overlap) > 8 else ''}; "
-            "train it on the protocol's recognizer group (gaitbench train recognizer) or pick another protocol"
-        )
+    check_training_subjects(f"recognizer {rec.name}", training.get("subjects"), test_subjects)
     trained_world = (training.get("fingerprint") or {}).get("world")
     world = world_identity(gallery_root)
     if trained_world and world and trained_world.get("manifest_sha256") != world.get("manifest_sha256"):

@@ -8,7 +8,8 @@ subject), and subjects are assigned to groups in sorted order, group after group
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from benchmark.config import ConfigError, load_toml
@@ -80,3 +81,35 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
         if not path.is_file():
             raise ConfigError(f"unknown protocol {str(name_or_path)!r} (bundled: {', '.join(available())})")
     return load_toml(Protocol, path)
+
+
+def tree_subjects(root: str | os.PathLike[str]) -> list[str]:
+    """The subjects of a CASIA-B tree (or synthetic world): its subject folders (``001``, ...), sorted.
+
+    Folders count whether or not they hold a readable sequence, so an emptied or damaged subject keeps its place
+    and every other subject stays in its group.
+    """
+    from benchmark.data.casia import CasiaB, subject_dirs
+
+    return sorted(subject_dirs(CasiaB(root).root))
+
+
+def protocol_groups(root: str | os.PathLike[str], protocol: Protocol) -> dict[str, list[str]]:
+    """The protocol's groups over the subjects of the clean tree ``root`` (:func:`tree_subjects`).
+
+    The one split that training, anonymizing, scoring and evaluation all use: computed from anything else, a
+    subject folder without a readable sequence could shift the groups and put a training subject into the test
+    group.
+    """
+    return protocol.assign(tree_subjects(root))
+
+
+def check_training_subjects(what: str, trained_on: Iterable[str] | None, test_subjects: Iterable[str]) -> None:
+    """Refuse a model (``what``: e.g. ``"recognizer zheng2011"``) whose recorded training subjects meet the test
+    group; ``trained_on`` None (a checkpoint that records none) is accepted."""
+    overlap = sorted(set(trained_on or ()) & set(test_subjects))
+    if overlap:
+        raise ValueError(
+            f"{what} was trained on test subjects {overlap[:8]}{' ...' if len(overlap) > 8 else ''}; train it on "
+            "the protocol's training groups of this data (gaitbench train ...) or pick another protocol"
+        )

@@ -173,7 +173,7 @@ def _method(args: argparse.Namespace, record: dict[str, Any] | None) -> tuple[st
 
 
 def _subjects(args: argparse.Namespace, protocol: Protocol, record: dict[str, Any] | None) -> list[str]:
-    from benchmark.data.casia import CasiaB, subject_dirs
+    from benchmark.protocol import protocol_groups
 
     if args.subjects is not None:
         return list(args.subjects)
@@ -187,7 +187,7 @@ def _subjects(args: argparse.Namespace, protocol: Protocol, record: dict[str, An
                 f"protocol's groups cannot be assigned: pass --original CLEAN_TREE or --subjects"
             )
         split_root = source
-    groups = protocol.assign(sorted(subject_dirs(CasiaB(split_root or args.data).root)))
+    groups = protocol_groups(split_root or args.data, protocol)
     group = args.group or protocol.test_group
     if group not in groups:
         raise ValueError(f"protocol {protocol.name!r} has no group {group!r} (groups: {', '.join(groups)})")

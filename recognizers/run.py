@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.config import from_mapping, load_toml
-from benchmark.protocol import load_protocol
+from benchmark.protocol import load_protocol, protocol_groups
 from benchmark.registry import RECOGNIZERS, load_plugin_declarations
 from benchmark.training import distributed_env
 from recognizers.base import FitOptions, Recognizer
@@ -65,10 +65,7 @@ def train_recognizer(
     proto = load_protocol(protocol)
     if TRAIN_GROUP not in proto.groups:
         raise ValueError(f"protocol {proto.name!r} has no {TRAIN_GROUP!r} group (groups: {list(proto.groups)})")
-    from benchmark.data.casia import CasiaB
-
-    subjects = sorted({r.subject for r in CasiaB(data).index()})
-    group = proto.assign(subjects)[TRAIN_GROUP]
+    group = protocol_groups(data, proto)[TRAIN_GROUP]
     began = time.perf_counter()
     train = load_sequences(
         data, rec.spec, subjects=group, views=proto.views,

@@ -232,3 +232,18 @@ def test_cli_strips(source: Path, tmp_path: Path, capsys) -> None:
     argv[argv.index("005-nm-05-090")] = "005-nm-05-000"
     assert main(argv) == 2
     assert f"dataset {out} has no sequence 005-nm-05-000" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_anonymizer_trained_on_test_subjects(source: Path, tmp_path: Path, capsys) -> None:
+    # paper protocol on 5 subjects: 005 is the test group. A checkpoint that records training on 004 is fine,
+    # one that records 005 is refused before anything is written.
+    for trained_on, status in ((["004"], 0), (["003", "005"], 2)):
+        anon = Shift(ShiftConfig(1))
+        anon.training = {"root": str(source), "subjects": trained_on}
+        ckpt = anon.save(tmp_path / f"shift-{status}.npz")
+        out = tmp_path / f"out-{status}"
+        assert main(["anonymize", "test-shift", "--ckpt", str(ckpt), "--data", str(source), "--out", str(out),
+                     "--quiet"]) == status
+    err = capsys.readouterr().err
+    assert f"anonymizer test-shift ({tmp_path / 'shift-2.npz'}) was trained on test subjects ['005']" in err
+    assert not (tmp_path / "out-2").exists()

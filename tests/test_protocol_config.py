@@ -76,3 +76,21 @@ def test_paper_protocol_sizes_and_scaling() -> None:
 def test_unknown_protocol() -> None:
     with pytest.raises(ConfigError, match="unknown protocol 'papr'"):
         load_protocol("papr")
+
+
+def test_one_split_keeps_its_groups_when_a_subject_folder_is_empty(tmp_path: Path) -> None:
+    """Groups come from the subject folders: an emptied subject keeps its place, so no training subject moves
+    into the test group (a split over subjects with readable sequences would shift every later subject)."""
+    from benchmark.data.casia import CasiaB
+    from benchmark.protocol import protocol_groups, tree_subjects
+    from recognizers.toy import write_toy_tree
+
+    root = write_toy_tree(tmp_path / "tree", subjects=range(8), conditions=("nm-01",), views=(90,), frames=2)
+    protocol = load_protocol("paper")
+    full = protocol_groups(root, protocol)
+    for png in (root / "002").rglob("*.png"):
+        png.unlink()  # 002's folders stay, without a frame
+    assert tree_subjects(root) == [f"{i:03d}" for i in range(1, 9)]
+    assert protocol_groups(root, protocol) == full
+    readable = sorted({r.subject for r in CasiaB(root).index()})
+    assert "002" not in readable and protocol.assign(readable) != full  # what the old split did

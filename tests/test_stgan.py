@@ -155,6 +155,16 @@ def test_training_lowers_g_loss_and_changes_silhouettes(world: Path, trained: ST
     np.testing.assert_array_equal(out.silhouettes, trained.anonymize(seq, seed=1).silhouettes)  # seeded
 
 
+def test_training_records_the_subjects_it_read(tmp_path: Path, trained: STGAN) -> None:
+    """GN's group and G's group, kept in the checkpoint: a run refuses a model whose subjects meet the test group."""
+    assert trained.training["subjects"] == ["001", "002", "003", "004"]  # type: ignore[index]
+    assert load_anonymizer(trained.save(tmp_path / "st.npz")).training["subjects"] == ["001", "002", "003", "004"]
+    untouched = TrainSource(root=tmp_path, groups={"a": ["007"], "b": ["008"]})
+    assert untouched.trained_on() == ["007", "008"]  # nothing handed out: every group counts
+    untouched.subjects("b")
+    assert untouched.trained_on() == ["008"]
+
+
 def test_outputs_are_valid_silhouettes(world: Path, trained: STGAN) -> None:
     """Decoded outputs are hole-free single regions (re-encoding and decoding them changes nothing)."""
     from benchmark.contours import decode

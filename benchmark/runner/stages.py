@@ -119,9 +119,9 @@ class Builder:
     def split(self) -> dict[str, list[str]]:
         """The protocol's groups over the world's subjects (read when a stage first needs them)."""
         if self._split is None:
-            from benchmark.evaluate import protocol_split
+            from benchmark.protocol import protocol_groups
 
-            self._split = protocol_split(self.root, self.r.protocol)
+            self._split = protocol_groups(self.root, self.r.protocol)
         return self._split
 
     @property
@@ -252,9 +252,12 @@ class Builder:
         def run(folder: Path) -> dict[str, Any]:
             from baselines.base import anonymizer_class, load_anonymizer
             from benchmark.anonymized import anonymize_dataset
+            from benchmark.protocol import check_training_subjects
 
             ckpt = self.folder(trained) / "model.npz" if method.trainable else None
             anon = load_anonymizer(ckpt) if ckpt is not None else anonymizer_class(method.name)(method.config)
+            check_training_subjects(f"anonymizer {method.label}", (anon.training or {}).get("subjects"),
+                                    self.test_subjects)
             anon.to(self.device)
             record = anonymize_dataset(
                 anon, self.root, folder / "data", subjects=self.test_subjects, conditions=self.probe_conditions,

@@ -94,14 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from benchmark.gate import DEFAULT_METRICS, GateSettings
+    from benchmark.gate import DEFAULT_METRICS, GateError, GateSettings
 
     metrics = tuple(dict.fromkeys(m.strip() for text in (args.metrics or DEFAULT_METRICS) for m in text.split(",")
                                   if m.strip()))
     pairs = [pair for group in args.tolerance for pair in group]
     overall = {value for metric, value in pairs if metric is None}
-    from benchmark.gate import GateError
-
     if len(overall) > 1:
         raise GateError(f"--tolerance given as several numbers for every metric: {sorted(overall)}")
     per_metric = {metric: value for metric, value in pairs if metric is not None}

@@ -541,6 +541,12 @@ def compare(golden: pd.DataFrame, run: pd.DataFrame, settings: GateSettings | No
         )
     tolerance = {m: settings.tolerance_of(m) for m in gated}
     judged = int(pooled_rows(g).sum())
+    if not judged:
+        raise GateError(
+            f"the golden file has no row pooled over every probe (condition {ALL_CONDITIONS!r}, view -1) of "
+            f"{', '.join(gated)}: those are the rows the gate judges; regenerate it with `gaitbench golden` from "
+            "runs of this gaitbench"
+        )
     runs = int(g["runs"].max())
     z, t = quantiles(settings.alpha, judged, runs)
     merged = g.merge(r, on=list(KEY), how="outer", suffixes=("_golden", "_run"), indicator=True)
@@ -554,9 +560,11 @@ def compare(golden: pd.DataFrame, run: pd.DataFrame, settings: GateSettings | No
         elif row["_merge"] == "left_only":
             status = "missing"
         else:
+            # Student's quantile for this row's own runs (a row some seeds lack has fewer degrees of freedom).
+            row_t = t if int(row["runs"]) == runs else quantiles(settings.alpha, judged, int(row["runs"]))[1]
             limit = threshold(metric, {"value": golden_value, "n": row["n_golden"], "runs": row["runs"],
                                        "spread": row["spread"], "sampling_se": row["sampling_se"]},
-                              z=z, t=t, tolerance=tolerance[metric])
+                              z=z, t=row_t, tolerance=tolerance[metric])
             status = _judge(golden_value, run_value, limit, direction_of(metric))
             if not _pooled(row) and status in ("fall", "changed", "improved"):
                 status = "cell-improved" if status == "improved" else "cell-fall"

@@ -173,6 +173,10 @@ def test_tolerance_is_the_smallest_fall_that_counts() -> None:
         GateSettings(per_metric={"mos_q3": 0.5})
     with pytest.raises(GateError, match="alpha must lie in"):
         GateSettings(alpha=1.5)
+    # A golden file of per-condition rows only (made before rows over every probe existed) could never fail.
+    only_cells = golden_table([sr(-1, 0.45, condition="nm"), sr(0, 0.5)], runs=5, spread=0.0)
+    with pytest.raises(GateError, match="no row pooled over every probe"):
+        compare(only_cells, to_frame([sr(-1, 0.0, condition="nm"), sr(0, 0.0)]))
 
 
 # ---------------------------------------------------------------------------------------------- golden files

@@ -27,39 +27,8 @@ import numpy as np
 from benchmark import __version__
 from benchmark.checkpoints import CHECKPOINT_FORMATS, CheckpointError, read_checkpoint, write_checkpoint
 from benchmark.config import ConfigError, from_mapping
-from benchmark.training import FitOptions, derive_seed
+from benchmark.training import FitOptions, TrainSource, derive_seed
 from benchmark.types import GaitSequence
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainSource:
-    """Where a trainable anonymizer learns from: a CASIA-B tree (or synthetic world) and named subject groups.
-
-    ``groups`` maps protocol group names (``gn``, ``stgan``, ...) to subject ids; a method's config says which
-    group it reads. Anonymized data and the test group are never training data.
-    """
-
-    root: Path
-    groups: Mapping[str, list[str]]
-    views: tuple[int, ...] | None = None
-    workers: int | None = None
-    #: the subjects handed out by :meth:`subjects` (what :meth:`Anonymizer.fit` records as trained on)
-    handed_out: set[str] = dataclasses.field(default_factory=set, compare=False, repr=False)
-
-    def subjects(self, group: str) -> list[str]:
-        """The subjects of ``group``; ``ValueError`` naming the groups that exist."""
-        if group not in self.groups:
-            raise ValueError(f"no subject group {group!r} in the training source (groups: {sorted(self.groups)})")
-        subjects = list(self.groups[group])
-        if not subjects:
-            raise ValueError(f"subject group {group!r} of {self.root} is empty")
-        self.handed_out.update(subjects)
-        return subjects
-
-    def trained_on(self) -> list[str]:
-        """The subjects a method trained on this source may have seen: those :meth:`subjects` handed out, else
-        (a method that read ``groups`` itself) every subject of every group."""
-        return sorted(self.handed_out or {s for group in self.groups.values() for s in group})
 
 
 def sequence_seed(seed: int, seq: GaitSequence) -> int:

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.base import TrainSource
 from baselines.contour_gan import (
     ContourAnonymizer,
     Generator,
@@ -48,7 +47,7 @@ from baselines.contour_space import POINTS, ContourSet, load_contours
 from baselines.stgan import _adam, _settings, _signature
 from benchmark.checkpoints import CheckpointError
 from benchmark.results import format_parameters
-from benchmark.training import FitOptions, distributed_env, train
+from benchmark.training import FitOptions, TrainSource, distributed_env, train
 from benchmark.types import GaitSequence
 
 

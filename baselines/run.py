@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from baselines.base import Anonymizer, TrainSource, anonymizer_class
+from baselines.base import Anonymizer, anonymizer_class
 from benchmark.protocol import load_protocol, protocol_groups
-from benchmark.training import FitOptions, distributed_env
+from benchmark.training import FitOptions, TrainSource, distributed_env
 
 
 def train_source(data: str | os.PathLike[str], protocol: str = "paper", workers: int | None = None) -> TrainSource:

@@ -36,7 +36,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.base import TrainSource
 from baselines.contour_gan import (
     ContourAnonymizer,
     Generator,
@@ -53,7 +52,7 @@ from baselines.contour_gan import (
 )
 from baselines.contour_space import POINTS, ContourSet, load_contours
 from benchmark.results import format_parameters
-from benchmark.training import FitOptions, TrainSettings, distributed_env, train
+from benchmark.training import FitOptions, TrainSettings, TrainSource, distributed_env, train
 from benchmark.types import GaitSequence
 
 

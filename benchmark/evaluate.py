@@ -44,8 +44,8 @@ from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix
 from benchmark.stats import wilson_interval
 
 if TYPE_CHECKING:
-    from recognizers.base import Embedding, Recognizer
-    from recognizers.data import InputSpec, Sequences
+    from benchmark.sequences import Embedding, InputSpec, Sequences
+    from recognizers.base import Recognizer
 
 MATRIX_COLUMNS = (
     "method", "parameters", "evaluator", "condition", "k", "probe_view", "gallery_view", "value", "n",
@@ -95,8 +95,8 @@ def load_eval_sets(
     A probe condition with no sequence folder at all in the probe tree raises ``ValueError``.
     """
     from benchmark.data.casia import CasiaB
+    from benchmark.sequences import load_sequences
     from benchmark.silhouettes import MIN_FOREGROUND_PIXELS
-    from recognizers.data import load_sequences
 
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
@@ -162,7 +162,7 @@ def _warn(message: str) -> None:
 
 def check_recognizer_data(rec: Recognizer, test_subjects: Iterable[str], gallery_root: str | os.PathLike[str]) -> None:
     """Refuse a recognizer trained on test subjects, or on another synthetic world than the gallery's."""
-    from recognizers.data import world_identity
+    from benchmark.sequences import world_identity
 
     training = rec.training or {}
     check_training_subjects(f"recognizer {rec.name}", training.get("subjects"), test_subjects)
@@ -265,7 +265,7 @@ def evaluate_recognizer(
     matrices : list of dict
         The cross-view matrices as tidy records with :data:`MATRIX_COLUMNS` (empty without ``cross_view``).
     """
-    from recognizers.base import Embedding
+    from benchmark.sequences import Embedding
 
     evaluator = evaluator or rec.name
     views = sorted(set(sets.gallery.views.tolist())) if views is None else list(views)

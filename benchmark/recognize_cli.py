@@ -123,9 +123,9 @@ def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -
     from benchmark.record import write_run_record
     from benchmark.registry import RECOGNIZERS
     from benchmark.results import write_csv
+    from benchmark.sequences import default_cache_dir
     from benchmark.shard import rank_zero_first
     from recognizers.base import load_recognizer
-    from recognizers.data import default_cache_dir
 
     protocol = load_protocol(args.protocol)
     probes_root = args.probes or args.gallery

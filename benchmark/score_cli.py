@@ -353,8 +353,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from benchmark.record import write_run_record
     from benchmark.registry import SCORERS, load_plugin_declarations
     from benchmark.results import write_csv
+    from benchmark.sequences import default_cache_dir
     from recognizers.base import load_recognizer
-    from recognizers.data import default_cache_dir
 
     load_plugin_declarations()
     names = list(args.scorer)
@@ -436,7 +436,7 @@ def frechet_rows(
 
     from benchmark.results import Row
     from benchmark.scorers.realism import embedding_frechet
-    from recognizers.data import Sequences, load_sequences
+    from benchmark.sequences import Sequences, load_sequences
 
     rec_names = [r.name for r in recognizers]
     if len(set(rec_names)) != len(rec_names):

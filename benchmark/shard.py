@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from recognizers.base import Embedding, Recognizer
-    from recognizers.data import Sequences
+    from benchmark.sequences import Embedding, Sequences
+    from recognizers.base import Recognizer
 
 
 def current() -> tuple[int, int]:
@@ -85,7 +85,7 @@ def _merge(parts: list[tuple[str, np.ndarray | None]], what: str) -> np.ndarray:
 
 def embed(rec: Recognizer, data: Sequences) -> Embedding:
     """``rec.embed(data)``, computed in blocks over the ranks of the process group and gathered to all of them."""
-    from recognizers.base import Embedding
+    from benchmark.sequences import Embedding
 
     rank, world = current()
     if world == 1 or len(data) == 0:

@@ -7,7 +7,7 @@ the per-view blocks of the protocol reuse one embedding of the gallery.
 
 **Checkpoints** are ``.npz`` files read with ``allow_pickle=False`` (loading one never runs code). They hold the
 recognizer's arrays plus a JSON record ``__meta__``: format version, recognizer name, its config, input size,
-the training-data fingerprint (:func:`recognizers.data.training_fingerprint`), the gaitbench version and the
+the training-data fingerprint (:func:`benchmark.sequences.training_fingerprint`), the gaitbench version and the
 training figures. :meth:`Recognizer.load` refuses, with the reason and what to do, a file of another recognizer,
 format or gaitbench version (same major.minor required), input size or fingerprint, and arrays whose shapes
 do not fit the model its config builds.
@@ -30,28 +30,10 @@ from benchmark import __version__
 from benchmark.checkpoints import CHECKPOINT_FORMATS, CheckpointError, write_checkpoint
 from benchmark.checkpoints import read_checkpoint as read_npz_checkpoint
 from benchmark.config import ConfigError, from_mapping
+from benchmark.sequences import Embedding, InputSpec, Sequences
 from benchmark.training import FitOptions
-from recognizers.data import InputSpec, Sequences
 
 CHECKPOINT_FORMAT = CHECKPOINT_FORMATS["recognizer"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Embedding:
-    """Embedded sequences: ``features`` (N, ...) in the recognizer's own form, with each sequence's view (N,)."""
-
-    features: np.ndarray
-    views: np.ndarray
-
-    def __post_init__(self) -> None:
-        if len(self.features) != len(self.views):
-            raise ValueError(f"{len(self.features)} features but {len(self.views)} views")
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    def subset(self, index: np.ndarray) -> Embedding:
-        return Embedding(self.features[index], self.views[index])
 
 
 class Recognizer(abc.ABC):
@@ -112,7 +94,7 @@ class Recognizer(abc.ABC):
     ) -> Recognizer:
         """Train on labelled sequences (prepared for :attr:`spec`); returns self.
 
-        ``fingerprint`` (see :func:`recognizers.data.training_fingerprint`) is stored in the checkpoint.
+        ``fingerprint`` (see :func:`benchmark.sequences.training_fingerprint`) is stored in the checkpoint.
         """
         if train.spec != self.spec:
             raise ValueError(f"{self.name} reads {self.spec}, the training data was prepared for {train.spec}")

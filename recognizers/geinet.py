@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recognizers.base import Embedding
-from recognizers.data import Sequences
+from benchmark.sequences import Embedding, Sequences
 from recognizers.linear import pairwise_euclidean
 from recognizers.nn import TorchRecognizer, geis_tensor
 

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.sequences import Embedding, Sequences
 from benchmark.training import TrainSettings, select_device, train
-from recognizers.base import CheckpointError, Embedding, FitOptions, Recognizer
-from recognizers.data import Sequences
+from recognizers.base import CheckpointError, FitOptions, Recognizer
 
 
 def data_signature(data: Sequences) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 from benchmark.config import from_mapping, load_toml
 from benchmark.protocol import load_protocol, protocol_groups
 from benchmark.registry import RECOGNIZERS, load_plugin_declarations
+from benchmark.sequences import default_cache_dir, load_sequences, training_fingerprint
 from benchmark.training import distributed_env
 from recognizers.base import FitOptions, Recognizer
-from recognizers.data import default_cache_dir, load_sequences, training_fingerprint
 
 #: the protocol group whose subjects train the recognizers (never the test group, never anonymized data)
 TRAIN_GROUP = "recognizers"

@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recognizers.base import Embedding
-from recognizers.data import Sequences
+from benchmark.sequences import Embedding, Sequences
 from recognizers.nn import TorchRecognizer, geis_tensor
 
 

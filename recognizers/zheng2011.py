@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from recognizers.base import CheckpointError, Embedding, FitOptions, Recognizer
-from recognizers.data import Sequences
+from benchmark.sequences import Embedding, Sequences
+from recognizers.base import CheckpointError, FitOptions, Recognizer
 from recognizers.linear import (
     LinearMap,
     ViewTransform,

@@ -28,9 +28,9 @@ def main(work: Path) -> dict:
     from benchmark.retrieval import topk_hits
     from benchmark.scorers.action import SynthActionScorer
     from benchmark.scorers.hog import HOGScorer
+    from benchmark.sequences import load_sequences
     from benchmark.synth.world import WorldConfig, generate
     from recognizers.base import FitOptions
-    from recognizers.data import load_sequences
     from recognizers.toy import write_toy_tree
     from recognizers.zheng2011 import Zheng2011
 

@@ -14,8 +14,8 @@ import pytest
 from benchmark.cli import main
 from benchmark.evaluate import EvalSets, check_recognizer_data, evaluate_recognizer, format_tables
 from benchmark.results import to_frame
+from benchmark.sequences import InputSpec, Sequences
 from benchmark.stats import wilson_interval
-from recognizers.data import InputSpec, Sequences
 
 if TYPE_CHECKING:
     from conftest import Pixels, SmallProtocol

@@ -19,8 +19,8 @@ from benchmark.cli import main
 from benchmark.evaluate import EvalSets, evaluate_recognizer, load_eval_sets, unusable_counts
 from benchmark.protocol import load_protocol
 from benchmark.results import to_frame
+from benchmark.sequences import InputSpec, Sequences
 from benchmark.stats import wilson_interval
-from recognizers.data import InputSpec, Sequences
 
 if TYPE_CHECKING:
     from conftest import Pixels, SmallProtocol

@@ -9,8 +9,7 @@ import pytest
 
 from benchmark.scorers import realism
 from benchmark.scorers.realism import embedding_frechet, frame_change, frechet_distance, temporal_consistency
-from recognizers.base import Embedding
-from recognizers.data import InputSpec, Sequences
+from benchmark.sequences import Embedding, InputSpec, Sequences
 
 # ------------------------------------------------------------------------------------------------- Fréchet
 

@@ -18,8 +18,8 @@ import pytest
 
 from benchmark.registry import RECOGNIZERS, load_plugin_declarations
 from benchmark.retrieval import topk_hits
+from benchmark.sequences import InputSpec, Sequences
 from recognizers.base import CheckpointError, FitOptions, Recognizer, load_recognizer, read_checkpoint
-from recognizers.data import InputSpec, Sequences
 from recognizers.toy import toy_sequences
 
 pytest.importorskip("torch")

@@ -19,9 +19,9 @@ from benchmark.registry import RECOGNIZERS, SCORERS, Entry
 from benchmark.results import read_csv
 from benchmark.scorers.base import Scorer
 from benchmark.scorers.realism import frechet_distance
+from benchmark.sequences import Embedding, Sequences, load_sequences
 from benchmark.stats import t_interval
-from recognizers.base import Embedding, FitOptions, Recognizer
-from recognizers.data import Sequences, load_sequences
+from recognizers.base import FitOptions, Recognizer
 from recognizers.linear import pairwise_euclidean
 
 SUBJECTS = ("001", "002", "003")

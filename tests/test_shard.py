@@ -18,9 +18,9 @@ import torch
 from benchmark.cli import main
 from benchmark.evaluate import EvalSets, evaluate_recognizer
 from benchmark.results import to_frame
+from benchmark.sequences import InputSpec, Sequences
 from benchmark.shard import _merge, current, shard_bounds
 from benchmark.training import process_group
-from recognizers.data import InputSpec, Sequences
 from recognizers.toy import toy_sequences
 
 if TYPE_CHECKING:

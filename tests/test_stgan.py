@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.base import TrainSource, load_anonymizer
+from baselines.base import load_anonymizer
 from baselines.contour_gan import discriminator_loss, generator_adversarial_loss, l1
 from baselines.contour_space import (
     POINTS,
@@ -23,7 +23,7 @@ from baselines.noise_gait import NoiseGait, NoiseGaitConfig, Pool
 from baselines.stgan import STGAN, STGANConfig, STGANNoGN
 from benchmark.contours import encode
 from benchmark.data.casia import CasiaB
-from benchmark.training import FitOptions
+from benchmark.training import FitOptions, TrainSource
 from benchmark.types import GaitSequence
 from tests.conftest import write_casia_tree
 

@@ -242,7 +242,7 @@ def write_run_dir(plan: Plan, results: list[StageResult], seconds: float) -> Non
     """``results.csv``, ``pictures/`` and ``run.json`` of a finished run (the run directory contract)."""
     from benchmark.record import write_run_record
     from benchmark.results import write_csv
-    from recognizers.data import world_identity
+    from benchmark.sequences import world_identity
 
     r, c = plan.resolved, plan.resolved.config
     plan.out.mkdir(parents=True, exist_ok=True)

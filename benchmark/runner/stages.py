@@ -66,7 +66,7 @@ def dataset_fingerprint(root: Path) -> dict[str, Any]:
     (every ``subject-condition-view`` key with its frame count). Files replaced under the same names and counts
     go unnoticed: give such data another path, or another cache."""
     from benchmark.data.casia import CasiaB
-    from recognizers.data import world_identity
+    from benchmark.sequences import world_identity
 
     world = world_identity(root)
     if world is not None:

@@ -23,8 +23,7 @@ from scipy.linalg import sqrtm
 from benchmark.types import check_silhouettes
 
 if TYPE_CHECKING:
-    from recognizers.base import Embedding
-    from recognizers.data import Sequences
+    from benchmark.sequences import Embedding, Sequences
 
 #: what :func:`frechet_distance` adds to both covariances' diagonals when ``Sa @ Sb`` has no finite square root
 FRECHET_EPS = 1e-6

@@ -176,6 +176,24 @@ class Sequences:
         return np.stack(self.items).astype(np.float32, copy=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class Embedding:
+    """Embedded sequences: ``features`` (N, ...) in the recognizer's own form, with each sequence's view (N,)."""
+
+    features: np.ndarray
+    views: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.features) != len(self.views):
+            raise ValueError(f"{len(self.features)} features but {len(self.views)} views")
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def subset(self, index: np.ndarray) -> Embedding:
+        return Embedding(self.features[index], self.views[index])
+
+
 def default_cache_dir() -> Path:
     """Where decoded silhouettes are kept: ``$GAITBENCH_CACHE/normalized`` (default ``~/.cache/gaitbench``)."""
     return cache_root() / "normalized"

@@ -12,8 +12,8 @@ stage                           does                                            
 ``anonymize METHOD[params]``    :func:`benchmark.anonymized.anonymize_dataset` on the       ``data/``
                                 protocol's test group, probe conditions and views
 ``evaluate METHOD[..] REC``     :func:`benchmark.evaluate.evaluate_recognizer`              ``rows.json``
-``score METHOD[..] SCORER``     :func:`benchmark.score_cli.score_dataset` with one scorer   ``rows.json``
-``realism METHOD[..]``          :func:`~benchmark.score_cli.score_dataset` against the      ``rows.json``
+``score METHOD[..] SCORER``     :func:`benchmark.scoring.score_dataset` with one scorer   ``rows.json``
+``realism METHOD[..]``          :func:`~benchmark.scoring.score_dataset` against the      ``rows.json``
                                 original (temporal change ratio, Fréchet distances)
 ``pictures``                    :func:`benchmark.runner.pictures.draw_pictures`             PNG files
 ==============================  ==========================================================  =================
@@ -335,7 +335,7 @@ class Builder:
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.registry import SCORERS
-            from benchmark.score_cli import score_dataset
+            from benchmark.scoring import score_dataset
 
             cfg = config
             if ACTION_MODEL in inputs:
@@ -356,7 +356,7 @@ class Builder:
         inputs = (*self._data_inputs(method), *(f"recognizer {r}" for r in frechet))
 
         def run(folder: Path) -> dict[str, Any]:
-            from benchmark.score_cli import score_dataset
+            from benchmark.scoring import score_dataset
             from recognizers.base import load_recognizer
 
             recs = [load_recognizer(self.folder(f"recognizer {r}") / "model.npz").to(self.device) for r in frechet]

@@ -123,14 +123,14 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
 
 
 def cmd_train_anonymizer(args: argparse.Namespace) -> int:
-    from baselines import run
+    from baselines import train
     from baselines.base import make_config
 
     config = make_config(args.name, args.config, alpha=args.alpha, epochs=args.epochs, gn_epochs=args.gn_epochs,
                          seed=args.seed)
     began = time.perf_counter()
-    anon = run.train_anonymizer(args.name, args.data, args.out, protocol=args.protocol, config=config,
-                                device=args.device, workers=args.workers, progress=not args.quiet)
+    anon = train.train_anonymizer(args.name, args.data, args.out, protocol=args.protocol, config=config,
+                                  device=args.device, workers=args.workers, progress=not args.quiet)
     training = anon.training or {}
     epochs = f"{training['epochs']} epochs, " if "epochs" in training else ""
     print(f"trained {args.name}: {epochs}training {training.get('seconds', 0.0):.1f} s, total "

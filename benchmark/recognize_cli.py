@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from recognizers.run import make_config, train_recognizer
+    from recognizers.train import make_config, train_recognizer
 
     config = make_config(args.name, args.config, epochs=args.epochs, seed=args.seed)
     began = time.perf_counter()

@@ -1,6 +1,6 @@
 """``gaitbench report``: tables, figures and one HTML page from a run directory, without running any model.
 
-:func:`build_report` reads ``RUN_DIR`` (:mod:`reports.run`) and writes, into ``RUN_DIR/report`` by default::
+:func:`build_report` reads ``RUN_DIR`` (:mod:`reports.run_dir`) and writes, into ``RUN_DIR/report`` by default::
 
     index.html          the self-contained page: summary, figures, tables, pictures, models, run record
     tables.md           every table in Markdown
@@ -32,7 +32,7 @@ from benchmark.io import atomic_open, write_json
 from benchmark.results import RESULTS
 from reports import figures, tables
 from reports.html import Image, Section, esc, page, value_html
-from reports.run import IMAGE_TYPES, PICTURES, RunData, load_run
+from reports.run_dir import IMAGE_TYPES, PICTURES, RunData, load_run
 from reports.summary import summarize
 from reports.tables import FRAME, SHOWN, SUCCESS, VIDEO, Table
 

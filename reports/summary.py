@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from reports.run import evaluator_label
+from reports.run_dir import evaluator_label
 from reports.tables import (
     ALL,
     FRAME,

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from reports.run import evaluator_label
+from reports.run_dir import evaluator_label
 
 SUCCESS = "success_rate"
 FRAME = "frame_score"

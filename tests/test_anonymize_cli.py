@@ -172,8 +172,8 @@ def test_cli_train_anonymizer_passes_the_config(monkeypatch: pytest.MonkeyPatch,
         return anon
 
     fake = types.SimpleNamespace(train_anonymizer=train_anonymizer)
-    monkeypatch.setitem(sys.modules, "baselines.run", fake)  # the real one may not exist yet, and trains for real
-    monkeypatch.setattr(baselines, "run", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "baselines.train", fake)  # the real one may not exist yet, and trains for real
+    monkeypatch.setattr(baselines, "train", fake, raising=False)
     argv = ["train", "anonymizer", "test-shift", "--data", "d", "--out", "c.npz", "--workers", "2", "--quiet"]
     assert main([*argv, "--alpha", "0.3"]) == 2
     assert "test-shift has no setting 'alpha'" in capsys.readouterr().err

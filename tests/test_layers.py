@@ -43,4 +43,4 @@ def test_a_new_upward_import_breaks_the_core_contract(tmp_path: Path) -> None:
     done = lint("--config", str(ini))
     assert done.returncode == 1, done.stdout[-3000:]
     assert re.search(r"Contracts: 0 kept, 1 broken", done.stdout)
-    assert "benchmark.runner.stages -> recognizers.run" in done.stdout
+    assert "benchmark.runner.stages -> recognizers.train" in done.stdout

@@ -18,7 +18,7 @@ from benchmark.cli import main
 from benchmark.results import Row, to_frame, write_csv
 from reports import figures, tables
 from reports.report import build_report, parse_formats, safe_name
-from reports.run import load_run
+from reports.run_dir import load_run
 from reports.summary import summarize
 
 SR = "success_rate"

@@ -7,8 +7,8 @@ stage                           does                                            
                                 dataset)
 ``action-model``                :func:`~benchmark.synth.actions.generate_actions` +         ``model.pt``
                                 :func:`~benchmark.scorers.action.train_action_model`
-``recognizer NAME``             :func:`recognizers.run.train_recognizer`                    ``model.npz``
-``train METHOD[params]``        :func:`baselines.run.train_anonymizer`                      ``model.npz``
+``recognizer NAME``             :func:`recognizers.train.train_recognizer`                    ``model.npz``
+``train METHOD[params]``        :func:`baselines.train.train_anonymizer`                      ``model.npz``
 ``anonymize METHOD[params]``    :func:`benchmark.anonymized.anonymize_dataset` on the       ``data/``
                                 protocol's test group, probe conditions and views
 ``evaluate METHOD[..] REC``     :func:`benchmark.evaluate.evaluate_recognizer`              ``rows.json``
@@ -202,7 +202,7 @@ class Builder:
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.registry import RECOGNIZERS
-            from recognizers.run import train_recognizer
+            from recognizers.train import train_recognizer
 
             rec = train_recognizer(name, self.root, folder / "model.npz", protocol=self.r.protocol_spec,
                                    config=config, device=self.device, cache_dir=self.normalized,
@@ -222,7 +222,7 @@ class Builder:
                                                        "protocol": self.protocol_record})
 
         def run(folder: Path) -> dict[str, Any]:
-            from baselines.run import train_anonymizer
+            from baselines.train import train_anonymizer
 
             anon = train_anonymizer(method.name, self.root, folder / "model.npz", protocol=self.r.protocol_spec,
                                     config=method.config, device=self.device, workers=self.workers,

@@ -35,6 +35,7 @@ ANONYMIZERS.add(
     "no change: the reference point (success rate = 1 - clean accuracy)",
     trainable=False,
     input="pixels",
+    passthrough=True,
 )
 ANONYMIZERS.add(
     "blur",

@@ -36,8 +36,7 @@ from numbers import Real
 import cv2
 import numpy as np
 
-from baselines.base import Anonymizer
-from benchmark.types import GaitSequence
+from benchmark.api import Anonymizer, GaitSequence
 
 COLORS: dict[str, tuple[int, int, int]] = {"gray": (128, 128, 128), "black": (0, 0, 0), "white": (255, 255, 255)}
 SHAPES = ("box", "dilate")
@@ -110,6 +109,7 @@ class Identity(Anonymizer):
         pass
 
     name = "identity"
+    passthrough = True
 
     def _anonymize(self, seq: GaitSequence, rng: np.random.Generator) -> GaitSequence:
         frames = None if seq.frames is None else seq.frames.copy()

@@ -15,7 +15,11 @@ around (circular padding) because a contour is closed.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,11 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.base import Anonymizer
 from baselines.contour_space import POINTS, ContourSet, network_to_silhouettes, silhouettes_to_network
-from benchmark.checkpoints import CheckpointError
-from benchmark.training import select_device
-from benchmark.types import GaitSequence
+from benchmark.api import Anonymizer, FitOptions, GaitSequence, TrainSettings, select_device
 
 GAN_LOSSES = ("paper", "non-saturating")
 
@@ -176,28 +177,30 @@ def gather_clips(
 # ---------------------------------------------------------------------------------------------- anonymizer base
 
 
-def state_arrays(modules: Mapping[str, nn.Module]) -> dict[str, np.ndarray]:
-    """``{"<module>.<param>": array}`` of several modules, for a checkpoint."""
-    return {f"{name}.{k}": v.detach().cpu().numpy() for name, m in modules.items() for k, v in m.state_dict().items()}
+def adam(module: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """The optimiser of every contour GAN's networks: Adam with the DCGAN betas (0.5, 0.999)."""
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=(0.5, 0.999))
 
 
-def load_arrays(owner: str, modules: Mapping[str, nn.Module], arrays: Mapping[str, np.ndarray]) -> None:
-    """Restore :func:`state_arrays` output into ``modules``; :class:`CheckpointError` naming what does not fit."""
-    want = {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}
-    missing = sorted(set(want) - set(arrays))
-    if missing:
-        raise CheckpointError(f"{owner} checkpoint lacks arrays {missing[:5]} of the model its config builds")
-    for key, tensor in want.items():
-        if tuple(arrays[key].shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"{owner} checkpoint array {key!r} has shape {tuple(arrays[key].shape)}, the model its config "
-                f"builds expects {tuple(tensor.shape)}"
-            )
-    for name, m in modules.items():
-        prefix = name + "."
-        m.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-                           if k.startswith(prefix)})
-        m.eval()
+def data_signature(name: str, stage: str, config: Any, data: ContourSet) -> dict[str, Any]:
+    """What a training stage's resume state must match: the method, the stage, its config and the data's keys."""
+    keys = "\n".join(data.key(s) for s in range(len(data)))
+    return {
+        "anonymizer": name,
+        "stage": stage,
+        "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
+        "data": hashlib.sha256(keys.encode()).hexdigest()[:16],
+    }
+
+
+def stage_settings(config: Any, options: FitOptions, epochs: int, suffix: str, name: str) -> TrainSettings:
+    """The shared loop's settings for one training stage; its resume state is ``<state>.<suffix>.state.pt``."""
+    state = None
+    if options.state_path is not None:
+        state = Path(options.state_path)
+        state = state.with_name(state.name.replace(".state.pt", "") + f".{suffix}.state.pt")
+    return TrainSettings(epochs=epochs, seed=config.seed, device=options.device, state_path=state,
+                         progress=options.progress, stop_after=options.stop_after, name=name)
 
 
 class ContourAnonymizer(Anonymizer):
@@ -208,6 +211,7 @@ class ContourAnonymizer(Anonymizer):
     """
 
     trainable = True
+    input = "contours"
     generator: Generator | None = None
 
     def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -33,22 +33,29 @@ from baselines.contour_gan import (
     ContourAnonymizer,
     Generator,
     SpatialDiscriminator,
+    adam,
     clip_starts,
+    data_signature,
     discriminator_loss,
     gather_clips,
     generator_adversarial_loss,
     l1,
-    load_arrays,
     low_pass,
     sample_clips,
-    state_arrays,
+    stage_settings,
 )
 from baselines.contour_space import POINTS, ContourSet, load_contours
-from baselines.stgan import _adam, _settings, _signature
-from benchmark.checkpoints import CheckpointError
-from benchmark.results import format_parameters
-from benchmark.training import FitOptions, TrainSource, distributed_env, train
-from benchmark.types import GaitSequence
+from benchmark.api import (
+    CheckpointError,
+    FitOptions,
+    GaitSequence,
+    TrainSource,
+    format_parameters,
+    load_module_arrays,
+    module_arrays,
+    train,
+)
+from benchmark.training import distributed_env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +147,7 @@ class NoiseGaitTask:
         return dict(self.mods)
 
     def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
-        self.opt = {k: _adam(m, self.config.lr) for k, m in modules.items()}
+        self.opt = {k: adam(m, self.config.lr) for k, m in modules.items()}
         return self.opt
 
     def plan(self, epoch: int, rng: np.random.Generator) -> Sequence[Any]:
@@ -168,7 +175,7 @@ class NoiseGaitTask:
                 **{k: float(v.detach()) for k, v in parts.items()}}
 
     def signature(self) -> Mapping[str, Any]:
-        return _signature(self.owner.name, "g", self.config, self.data)
+        return data_signature(self.owner.name, "g", self.config, self.data)
 
     opt: dict[str, torch.optim.Optimizer]
     mods: dict[str, nn.Module]
@@ -208,7 +215,7 @@ class NoiseGait(ContourAnonymizer):
                   f"{time.perf_counter() - began:.1f} s", file=sys.stderr)
         pool = Pool.from_contours(data, c.pool_conditions)
         task = NoiseGaitTask(self, data, pool)
-        result = train(task, _settings(c, options, c.epochs, "g", self.name))
+        result = train(task, stage_settings(c, options, c.epochs, "g", self.name))
         self.generator = task.mods["g"].cpu().eval()  # type: ignore[assignment]
         self.pool = pool
         return {
@@ -224,7 +231,7 @@ class NoiseGait(ContourAnonymizer):
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         if self.generator is None or self.pool is None:
             raise RuntimeError(f"{self.name} is not trained")
-        arrays = state_arrays({"g": self.generator})
+        arrays = module_arrays({"g": self.generator})
         arrays.update({"pool.shapes": self.pool.shapes, "pool.offsets": self.pool.offsets})
         extra = {"pool": {"subjects": list(self.pool.subjects), "conditions": list(self.pool.conditions),
                           "views": list(self.pool.views)}}
@@ -232,7 +239,7 @@ class NoiseGait(ContourAnonymizer):
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         g = Generator(self.config.channels, self.config.harmonics)
-        load_arrays(self.name, {"g": g}, {k: v for k, v in arrays.items() if k.startswith("g.")})
+        load_module_arrays(self.name, {"g": g}, {k: v for k, v in arrays.items() if k.startswith("g.")})
         try:
             meta = extra["pool"]
             self.pool = Pool(arrays["pool.shapes"], arrays["pool.offsets"], tuple(meta["subjects"]),

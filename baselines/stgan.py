@@ -26,10 +26,8 @@ Everything numeric that the paper does not give (layer widths, kernels, Adam wit
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,20 +38,28 @@ from baselines.contour_gan import (
     ContourAnonymizer,
     Generator,
     SpatialDiscriminator,
+    adam,
     clip_starts,
+    data_signature,
     discriminator_loss,
     gather_clips,
     generator_adversarial_loss,
     l1,
-    load_arrays,
     low_pass,
     sample_clips,
-    state_arrays,
+    stage_settings,
 )
 from baselines.contour_space import POINTS, ContourSet, load_contours
-from benchmark.results import format_parameters
-from benchmark.training import FitOptions, TrainSettings, TrainSource, distributed_env, train
-from benchmark.types import GaitSequence
+from benchmark.api import (
+    FitOptions,
+    GaitSequence,
+    TrainSource,
+    format_parameters,
+    load_module_arrays,
+    module_arrays,
+    train,
+)
+from benchmark.training import distributed_env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,22 +151,6 @@ class TemporalDiscriminator(nn.Module):
         return self.fc(out.flatten(1)).squeeze(1)
 
 
-def _adam(module: nn.Module, lr: float) -> torch.optim.Optimizer:
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=(0.5, 0.999))
-
-
-def _signature(name: str, stage: str, config: Any, data: ContourSet) -> dict[str, Any]:
-    keys = "\n".join(data.key(s) for s in range(len(data)))
-    import hashlib
-
-    return {
-        "anonymizer": name,
-        "stage": stage,
-        "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
-        "data": hashlib.sha256(keys.encode()).hexdigest()[:16],
-    }
-
-
 class GNTask:
     """Stage 1: the plain GAN of GN over single contours."""
 
@@ -176,7 +166,7 @@ class GNTask:
         return self.mods
 
     def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
-        self.opt = {k: _adam(m, self.config.gn_lr) for k, m in modules.items()}
+        self.opt = {k: adam(m, self.config.gn_lr) for k, m in modules.items()}
         return self.opt
 
     def plan(self, epoch: int, rng: np.random.Generator) -> Sequence[Any]:
@@ -202,7 +192,7 @@ class GNTask:
         return {"d": float(d_loss.detach()), "g": float(g_loss.detach())}
 
     def signature(self) -> Mapping[str, Any]:
-        return _signature(self.name, "gn", self.config, self.data)
+        return data_signature(self.name, "gn", self.config, self.data)
 
     opt: dict[str, torch.optim.Optimizer]
     mods: dict[str, nn.Module]
@@ -228,7 +218,7 @@ class STGANTask:
         return mods
 
     def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
-        self.opt = {k: _adam(modules[k], self.config.lr) for k in ("g", "ds", "dt")}
+        self.opt = {k: adam(modules[k], self.config.lr) for k in ("g", "ds", "dt")}
         return self.opt
 
     def plan(self, epoch: int, rng: np.random.Generator) -> Sequence[Any]:
@@ -269,25 +259,17 @@ class STGANTask:
         return {"G": float(g_loss.detach()), "DS": float(ls_d.detach()), "DT": float(lt_d.detach()), **logs}
 
     def signature(self) -> Mapping[str, Any]:
-        return _signature(self.owner.name, "g", self.config, self.data)
+        return data_signature(self.owner.name, "g", self.config, self.data)
 
     opt: dict[str, torch.optim.Optimizer]
     mods: dict[str, nn.Module]
-
-
-def _settings(config: Any, options: FitOptions, epochs: int, suffix: str, name: str) -> TrainSettings:
-    state = None
-    if options.state_path is not None:
-        state = Path(options.state_path)
-        state = state.with_name(state.name.replace(".state.pt", "") + f".{suffix}.state.pt")
-    return TrainSettings(epochs=epochs, seed=config.seed, device=options.device, state_path=state,
-                         progress=options.progress, stop_after=options.stop_after, name=name)
 
 
 class STGAN(ContourAnonymizer):
     """ST-GAN: ``Y_hat = G(Y, GN(Z))`` with one GN contour per sequence (see the module docstring)."""
 
     name = "stgan"
+    title = "ST-GAN"
     Config = STGANConfig
     uses_gn = True
 
@@ -337,7 +319,7 @@ class STGAN(ContourAnonymizer):
             gn_data = self._load(source, c.gn_group, options)
             figures["groups"]["gn"] = sorted(set(gn_data.subjects.tolist()))
             gn_task = GNTask(self.name, c, gn_data)
-            result = train(gn_task, _settings(c, options, c.gn_epochs, "gn", f"{self.name} GN"))
+            result = train(gn_task, stage_settings(c, options, c.gn_epochs, "gn", f"{self.name} GN"))
             figures["gn"] = {"epochs": result.epochs, "seconds": round(result.seconds, 3),
                              "final_losses": result.history[-1]["losses"] if result.history else {}}
             if options.stop_after is not None and result.epochs < c.gn_epochs:
@@ -348,7 +330,7 @@ class STGAN(ContourAnonymizer):
         data = self._load(source, c.train_group, options)
         figures["groups"]["g"] = sorted(set(data.subjects.tolist()))
         task = STGANTask(self, data, gn)
-        result = train(task, _settings(c, options, c.epochs, "g", self.name))
+        result = train(task, stage_settings(c, options, c.epochs, "g", self.name))
         self.gn = gn.cpu() if gn is not None else None  # type: ignore[assignment]
         self.generator = task.mods["g"].cpu().eval()  # type: ignore[assignment]
         figures.update(
@@ -370,14 +352,14 @@ class STGAN(ContourAnonymizer):
         if self.uses_gn:
             assert self.gn is not None
             mods["gn"] = self.gn
-        return state_arrays(mods), {}
+        return module_arrays(mods), {}
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         c = self.config
         mods: dict[str, nn.Module] = {"g": Generator(c.channels, c.harmonics)}
         if self.uses_gn:
             mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden, c.harmonics)
-        load_arrays(self.name, mods, arrays)
+        load_module_arrays(self.name, mods, arrays)
         self.generator = mods["g"]  # type: ignore[assignment]
         self.gn = mods.get("gn")  # type: ignore[assignment]
 
@@ -386,6 +368,7 @@ class STGANNoGN(STGAN):
     """The ablation of Fig. 7: ``Z_hat`` is a Gaussian seed ``N(0, noise_std^2)`` of the contour's shape."""
 
     name = "stgan-nogn"
+    title = "ST-GAN without GN"
     uses_gn = False
 
     def parameters(self) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from benchmark.io import atomic_path, write_json
 
 if TYPE_CHECKING:
-    from baselines.base import Anonymizer
+    from benchmark.anonymizer import Anonymizer
     from benchmark.data.casia import SequenceRef
 
 RECORD = "anonymization.json"

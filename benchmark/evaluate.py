@@ -44,8 +44,8 @@ from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix
 from benchmark.stats import wilson_interval
 
 if TYPE_CHECKING:
+    from benchmark.recognizer import Recognizer
     from benchmark.sequences import Embedding, InputSpec, Sequences
-    from recognizers.base import Recognizer
 
 MATRIX_COLUMNS = (
     "method", "parameters", "evaluator", "condition", "k", "probe_view", "gallery_view", "value", "n",

@@ -43,8 +43,8 @@ PLUGINS_ENV = "GAITBENCH_PLUGINS"
 #: kinds a file plug-in may be, with the base class it must extend and the metadata read from the class
 #: (attribute -> default when the class does not set it)
 PLUGIN_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
-    "anonymizers": ("baselines.base:Anonymizer", {"trainable": False, "input": "pixels"}),
-    "recognizers": ("recognizers.base:Recognizer", {"pairwise": False}),
+    "anonymizers": ("benchmark.anonymizer:Anonymizer", {"trainable": False, "input": "pixels", "passthrough": False}),
+    "recognizers": ("benchmark.recognizer:Recognizer", {"pairwise": False}),
     "scorers": ("benchmark.scorers.base:Scorer", {"level": "frame", "offline": True}),
 }
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -105,6 +105,7 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self._checked: set[str] = set()
 
     def add(self, name: str, target: str, summary: str, **meta: Any) -> None:
         if name in self._entries:
@@ -124,6 +125,7 @@ class Registry:
         """Register (or re-register) a file plug-in; a package entry of the same name is never replaced."""
         self.check_free(entry.name)
         self._entries[entry.name] = entry
+        self._checked.discard(entry.name)
 
     def entry(self, name: str) -> Entry:
         try:
@@ -135,7 +137,22 @@ class Registry:
             raise KeyError(f"unknown {self.kind} {name!r}{hint} (known: {known})") from None
 
     def get(self, name: str) -> Any:
-        return self.entry(name).load()
+        """The plug-in itself (imported now); a plug-in class is checked against its kind's base the first time
+        (:func:`benchmark.plugin.check_plugin_class`: base, abstract methods, required config fields)."""
+        entry = self.entry(name)
+        obj = entry.load()
+        if name not in self._checked and self.kind + "s" in PLUGIN_KINDS:
+            from benchmark.plugin import check_plugin_class
+
+            what = f"{self.kind} {name!r} ({entry.target})"
+            check_plugin_class(obj, _base_class(self.kind + "s"), what)
+            differ = {k: (v, getattr(obj, k, None)) for k, v in entry.meta.items()
+                      if k in PLUGIN_KINDS[self.kind + "s"][1] and getattr(obj, k, None) != v}
+            if differ:  # the declaration (read without importing) and the class must say the same
+                raise TypeError(f"{what} is declared with " + ", ".join(
+                    f"{k}={d!r} but its class says {c!r}" for k, (d, c) in sorted(differ.items())))
+            self._checked.add(name)
+        return obj
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -161,6 +178,19 @@ ALL: dict[str, Registry] = {
     "recognizers": RECOGNIZERS,
     "scorers": SCORERS,
 }
+
+
+def registry_of(kind: str) -> Registry:
+    """The registry of a plug-in kind in the singular (``anonymizer``, ``recognizer``, ``scorer``, ``dataset``)."""
+    try:
+        return ALL[kind + "s"]
+    except KeyError:
+        raise KeyError(f"unknown plug-in kind {kind!r} (known: {', '.join(k[:-1] for k in ALL)})") from None
+
+
+def _base_class(kind: str) -> Any:
+    module_name, _, base_name = PLUGIN_KINDS[kind][0].partition(":")
+    return getattr(importlib.import_module(module_name), base_name)
 
 # ------------------------------------------------------------------------------------------- file plug-ins
 
@@ -217,17 +247,13 @@ def _summary(cls: type) -> str:
 
 
 def _check_class(kind: str, cls: Any, path: Path, attr: str, name: str) -> None:
-    base_target, _ = PLUGIN_KINDS[kind]
-    module_name, _, base_name = base_target.partition(":")
-    base = getattr(importlib.import_module(module_name), base_name)
+    from benchmark.plugin import check_plugin_class
+
     what = f"{path.name}:{attr}"
-    if not (inspect.isclass(cls) and issubclass(cls, base)):
-        raise PluginError(f"{what} is not a subclass of {base_target.replace(':', '.')} (every {kind[:-1]} is)")
-    if inspect.isabstract(cls):
-        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
-        raise PluginError(f"{what} does not implement {missing}")
-    if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
-        raise PluginError(f"{what} needs a nested dataclass Config (its settings; an empty one is fine)")
+    try:
+        check_plugin_class(cls, _base_class(kind), what)
+    except TypeError as exc:
+        raise PluginError(str(exc)) from None
     own = vars(cls).get("name")
     if own is not None and own != name and vars(cls).get("__gaitbench_named__"):
         raise PluginError(f"{what} is already registered as {own!r} in this process; a class has one name (its "

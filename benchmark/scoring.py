@@ -36,9 +36,9 @@ from benchmark.stats import t_interval
 
 if TYPE_CHECKING:
     from benchmark.data.casia import CasiaB, SequenceRef
+    from benchmark.recognizer import Recognizer
     from benchmark.results import Row
     from benchmark.scorers.base import Scorer
-    from recognizers.base import Recognizer
 
 TEMPORAL_METRIC = "temporal_change_ratio"
 TEMPORAL_EVALUATOR = "silhouettes"

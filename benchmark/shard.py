@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from benchmark.recognizer import Recognizer
     from benchmark.sequences import Embedding, Sequences
-    from recognizers.base import Recognizer
 
 
 def current() -> tuple[int, int]:

@@ -23,7 +23,6 @@ torch is imported inside the functions, so importing this module (e.g. to build 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import hashlib
@@ -404,19 +403,3 @@ def _save_state(
     }
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)
-
-
-def add_train_command(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The sub-commands of ``gaitbench train`` (``train recognizer``, ``train anonymizer``, ...).
-
-    Every module that adds a ``train KIND`` calls this: the first call creates ``train``, later ones reuse it.
-    """
-    parser = sub.choices.get("train")
-    if parser is None:
-        parser = sub.add_parser("train", help="train a model: `gaitbench train KIND NAME ...`")
-        nested = parser.add_subparsers(dest="train_kind", metavar="KIND")
-        parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1], _train_sub=nested)
-    nested = parser.get_default("_train_sub")
-    if nested is None:
-        raise RuntimeError("`train` was registered without add_train_command(); register it through this helper")
-    return nested

@@ -34,8 +34,7 @@ import dataclasses
 
 import numpy as np
 
-from baselines.base import Anonymizer
-from benchmark.types import GaitSequence
+from benchmark.api import Anonymizer, GaitSequence
 
 AXES = ("box", "frame")
 

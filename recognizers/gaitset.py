@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.sequences import Embedding, Sequences
+from benchmark.api import Embedding, Sequences
 from recognizers.linear import pairwise_euclidean
 from recognizers.nn import TorchRecognizer
 

@@ -19,9 +19,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.sequences import Embedding, Sequences
-from benchmark.training import TrainSettings, select_device, train
-from recognizers.base import CheckpointError, FitOptions, Recognizer
+from benchmark.api import (
+    CheckpointError,
+    Embedding,
+    FitOptions,
+    Recognizer,
+    Sequences,
+    TrainSettings,
+    load_module_arrays,
+    module_arrays,
+    select_device,
+    train,
+)
 
 
 def data_signature(data: Sequences) -> str:
@@ -151,7 +160,7 @@ class TorchRecognizer(Recognizer):
 
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         assert self.net is not None
-        return {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}, dict(self.extra)
+        return module_arrays({"": self.net}), dict(self.extra)
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         self.extra = dict(extra)
@@ -159,19 +168,5 @@ class TorchRecognizer(Recognizer):
             net = self.build()
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.name}: cannot build the model from the checkpoint's record: {exc}") from None
-        want = net.state_dict()
-        missing = sorted(set(want) - set(arrays))
-        unexpected = sorted(set(arrays) - set(want))
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{self.name} checkpoint does not fit the model its config builds: missing arrays {missing[:5]}, "
-                f"unexpected {unexpected[:5]}"
-            )
-        for key, tensor in want.items():
-            if tuple(arrays[key].shape) != tuple(tensor.shape):
-                raise CheckpointError(
-                    f"{self.name} checkpoint array {key!r} has shape {tuple(arrays[key].shape)}, the model its config "
-                    f"builds expects {tuple(tensor.shape)} (another input size or layer width?)"
-                )
-        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+        load_module_arrays(self.name, {"": net}, arrays)
         self.net = net.eval()

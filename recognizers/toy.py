@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmark.sequences import InputSpec, Sequences
+from benchmark.api import InputSpec, Sequences
 
 
 def _subject_traits(subject: int, seed: int) -> np.ndarray:

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.sequences import Embedding, Sequences
+from benchmark.api import Embedding, Sequences
 from recognizers.nn import TorchRecognizer, geis_tensor
 
 
@@ -99,6 +99,7 @@ class Wu2017MT(TorchRecognizer):
     """GEI-pair similarity CNN, Wu et al.'s model MT (see the module docstring)."""
 
     name = "wu2017-mt"
+    pairwise = True
     Config = Wu2017Config
     input_kind = "gei"
     config: Wu2017Config

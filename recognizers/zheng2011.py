@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.sequences import Embedding, Sequences
-from recognizers.base import CheckpointError, FitOptions, Recognizer
+from benchmark.api import CheckpointError, Embedding, FitOptions, Recognizer, Sequences
 from recognizers.linear import (
     LinearMap,
     ViewTransform,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
+from benchmark.recognizer import FitOptions, Recognizer
 from benchmark.sequences import Embedding, Sequences
-from recognizers.base import FitOptions, Recognizer
 from recognizers.linear import pairwise_euclidean
 from recognizers.toy import write_toy_tree
 

@@ -22,15 +22,15 @@ def digest(*arrays: np.ndarray) -> str:
 
 
 def main(work: Path) -> dict:
-    from baselines.base import anonymizer_class
+    from benchmark.anonymizer import anonymizer_class
     from benchmark.data.casia import CasiaB
     from benchmark.protocol import load_protocol
+    from benchmark.recognizer import FitOptions
     from benchmark.retrieval import topk_hits
     from benchmark.scorers.action import SynthActionScorer
     from benchmark.scorers.hog import HOGScorer
     from benchmark.sequences import load_sequences
     from benchmark.synth.world import WorldConfig, generate
-    from recognizers.base import FitOptions
     from recognizers.toy import write_toy_tree
     from recognizers.zheng2011 import Zheng2011
 

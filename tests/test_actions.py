@@ -228,30 +228,30 @@ def test_dataset_is_written_resumable_and_refuses_another(dataset: Path, tmp_pat
 def test_training_lowers_the_loss_and_the_checkpoint_scores(dataset: Path, tmp_path: Path) -> None:
     config = TrainConfig(epochs=8, batch_size=4, lr=3e-3, width=4, crop=16, dropout=0.0, label_smoothing=0.0,
                          holdout=0.5)
-    meta = train_action_model(dataset, tmp_path / "m.pt", config, device="cpu", progress=False)
+    meta = train_action_model(dataset, tmp_path / "m.npz", config, device="cpu", progress=False)
     losses = [h["loss"] for h in meta["history"]]
     assert len(losses) == 8 and losses[-1] < 0.8 * losses[0]
     held = meta["heldout"]
     assert meta["train_clips"] == 4 and held["n"] == 4 and len(held["confusion"]) == 2
     assert "not on anonymized data" in meta["label"] and "(walk/stand)" in meta["label"]
-    scorer = SynthActionScorer(Config(weights=tmp_path / "m.pt"))
+    scorer = SynthActionScorer(Config(weights=tmp_path / "m.npz"))
     frames = A.render_action_clip("walk", 5, 90, frames=40, size=(36, 48), seed=1)
     p = scorer.score_frames(frames)
     assert p.dtype == np.float64 and p.shape == (2,) and bool(((p >= 0) & (p <= 1)).all())  # 40 frames: 2 clips
-    assert "held-out accuracy" in scorer.label and "m.pt" in scorer.label
+    assert "held-out accuracy" in scorer.label and "m.npz" in scorer.label
 
 
 def test_checkpoint_round_trip_gives_the_same_probabilities(tmp_path: Path) -> None:
     torch.manual_seed(1)
     net = ActionNet(3, width=4).eval()
     meta = {"classes": ["run", "walk", "stand"], "crop": 16, "width": 4}
-    save_action_model(tmp_path / "r.pt", net, meta)
-    loaded, got = load_action_model(tmp_path / "r.pt")
+    save_action_model(tmp_path / "r.npz", net, meta)
+    loaded, got = load_action_model(tmp_path / "r.npz")
     assert got == meta
     frames = np.random.default_rng(0).integers(0, 256, (16, 24, 32, 3), dtype=np.uint8)
     x = torch.from_numpy(preprocess_clip(frames, 16)[None])
     expected = torch.softmax(net(x), 1)[0, 1].item()  # 'walk' is the second class here
-    scorer = SynthActionScorer(Config(weights=tmp_path / "r.pt"))
+    scorer = SynthActionScorer(Config(weights=tmp_path / "r.npz"))
     assert scorer.score_frames(frames)[0] == pytest.approx(expected, abs=1e-6)
     assert scorer.score(_seq(frames)).n == 1
 
@@ -263,22 +263,22 @@ def _seq(frames: np.ndarray) -> GaitSequence:
 def test_missing_weights_name_the_file_and_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GAITBENCH_CACHE", str(tmp_path))
     monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS", raising=False)
-    monkeypatch.setattr("benchmark.scorers.action.BUNDLED_WEIGHTS", tmp_path / "not-shipped.pt")
+    monkeypatch.setattr("benchmark.scorers.action.BUNDLED_WEIGHTS", tmp_path / "not-shipped.npz")
     frames = np.zeros((16, 24, 32, 3), np.uint8)
     with pytest.raises(MissingWeightsError) as info:
         SynthActionScorer().score_frames(frames)
-    assert "synth-action.pt not found" in str(info.value)
-    assert f"gaitbench action-model --out {tmp_path / 'weights' / 'synth-action.pt'}" in str(info.value)
-    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "elsewhere.pt"))
-    with pytest.raises(MissingWeightsError, match=r"elsewhere\.pt does not exist: make it with `gaitbench action"):
+    assert "synth-action.npz not found" in str(info.value)
+    assert f"gaitbench action-model --out {tmp_path / 'weights' / 'synth-action.npz'}" in str(info.value)
+    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "elsewhere.npz"))
+    with pytest.raises(MissingWeightsError, match=r"elsewhere\.npz does not exist: make it with `gaitbench action"):
         SynthActionScorer().score_frames(frames)
     monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS")
-    monkeypatch.setattr("benchmark.scorers.action.BUNDLED_WEIGHTS", tmp_path / "not-shipped.pt")
-    with pytest.raises(MissingWeightsError, match="synth-action.pt not found"):
+    monkeypatch.setattr("benchmark.scorers.action.BUNDLED_WEIGHTS", tmp_path / "not-shipped.npz")
+    with pytest.raises(MissingWeightsError, match="synth-action.npz not found"):
         SynthActionScorer().score_frames(frames)
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="junk.pt is not a readable torch checkpoint"):
-        SynthActionScorer(Config(weights=tmp_path / "junk.pt")).score_frames(frames)
+    (tmp_path / "junk.npz").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"junk\.npz is not a gaitbench checkpoint"):
+        SynthActionScorer(Config(weights=tmp_path / "junk.npz")).score_frames(frames)
     with pytest.raises(ValueError, match="target 'dance' is not an action"):
         Config(target="dance")
 
@@ -292,11 +292,11 @@ def test_the_bundled_model_is_the_documented_one_and_tells_walking_apart(
     monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS", raising=False)
     bundled = Path(A.__file__).resolve().parents[1] / "scorers" / "models"
     record = json.loads((bundled / "synth-action.json").read_text())
-    assert hashlib.sha256((bundled / "synth-action.pt").read_bytes()).hexdigest() == record["sha256"]
+    assert hashlib.sha256((bundled / "synth-action.npz").read_bytes()).hexdigest() == record["sha256"]
     scorer = SynthActionScorer()
     walk = [scorer.score_frames(A.render_action_clip("walk", 5000, view, seed=7))[0] for view in (36, 90, 144)]
-    assert scorer.weights_path == bundled / "synth-action.pt"
-    _, meta = load_action_model(bundled / "synth-action.pt")
+    assert scorer.weights_path == bundled / "synth-action.npz"
+    _, meta = load_action_model(bundled / "synth-action.npz")
     assert meta["heldout"] == record["heldout"] and meta["heldout"]["accuracy"] >= 0.9
     others = [scorer.score_frames(A.render_action_clip(a, 5000, 90, seed=7))[0] for a in ("stand", "jump", "run")]
     assert min(walk) > 0.8 and max(others) < 0.1, (walk, others)
@@ -312,7 +312,7 @@ def test_registry_entry_and_a_scorer_that_needs_torch_only() -> None:
 
 
 def test_command_renders_trains_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["action-model", "--out", str(tmp_path / "a.pt"), "--clips-per-class", "2", "--subjects", "2",
+    argv = ["action-model", "--out", str(tmp_path / "a.npz"), "--clips-per-class", "2", "--subjects", "2",
             "--epochs", "1", "--data-dir", str(tmp_path / "data"), "--size", "32x32", "--width", "2",
             "--holdout", "0.5", "--device", "cpu", "--quiet"]
     assert main(argv) == 0
@@ -322,5 +322,5 @@ def test_command_renders_trains_and_reports(tmp_path: Path, capsys: pytest.Captu
         assert f"\n{action} " in out
     record = json.loads((tmp_path / "a.run.json").read_text())
     assert record["meta"]["classes"] == list(A.ACTIONS) and "git" in record
-    _, meta = load_action_model(tmp_path / "a.pt")
+    _, meta = load_action_model(tmp_path / "a.npz")
     assert dataclasses.asdict(TrainConfig(epochs=1, width=2, holdout=0.5)) == meta["config"]

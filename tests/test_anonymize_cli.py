@@ -1,4 +1,4 @@
-"""Anonymizing a dataset (benchmark.anonymized), its commands (benchmark.anonymize_cli) and strips (reports.strips)."""
+"""Anonymizing a dataset (benchmark.anonymized), its commands (benchmark.cli.anonymize), strips (benchmark.strips)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import sys
-import types
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,15 +13,14 @@ import cv2
 import numpy as np
 import pytest
 
-import baselines
-from baselines.base import Anonymizer
 from benchmark.anonymized import anonymize_dataset
+from benchmark.anonymizer import Anonymizer
 from benchmark.cli import main
 from benchmark.data.casia import CasiaB
 from benchmark.registry import ANONYMIZERS, Entry
+from benchmark.strips import XOR_COLOURS, frame_strips, person_box, xor_strip
 from benchmark.synth.world import write_video
 from benchmark.types import GaitSequence
-from reports.strips import XOR_COLOURS, frame_strips, person_box, xor_strip
 
 SUBJECTS = ("001", "002", "003", "004", "005")
 SHAPE = (48, 64)
@@ -51,13 +48,30 @@ class Shift(Anonymizer):
         return seq.replace(silhouettes=np.roll(seq.silhouettes, self.config.shift, axis=2), frames=frames)
 
 
+class TrainedShift(Shift):
+    """The same method, declared as trained (so it needs a checkpoint)."""
+
+    name = "test-trained"
+    trainable = True
+
+
 @pytest.fixture(autouse=True)
 def registered(monkeypatch: pytest.MonkeyPatch) -> None:
     # The registry is global: entries are added for this test only.
-    for name, trainable in (("test-shift", False), ("test-trained", True)):
-        entry = Entry(name, f"{__name__}:Shift", "test method", {"trainable": trainable})
+    for name, cls in (("test-shift", "Shift"), ("test-trained", "TrainedShift")):
+        trainable = cls == "TrainedShift"
+        entry = Entry(name, f"{__name__}:{cls}", "test method", {"trainable": trainable})
         monkeypatch.setitem(ANONYMIZERS._entries, name, entry)
     Shift.calls.clear()
+
+
+def test_declared_metadata_must_agree_with_the_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A declaration (read without importing, e.g. by ``gaitbench ls``) that contradicts its class is refused
+    when the class is first loaded, naming both values."""
+    entry = Entry("test-liar", f"{__name__}:Shift", "test method", {"trainable": True})
+    monkeypatch.setitem(ANONYMIZERS._entries, "test-liar", entry)
+    with pytest.raises(TypeError, match=r"'test-liar' .* is declared with trainable=True but its class says False"):
+        ANONYMIZERS.get("test-liar")
 
 
 @pytest.fixture
@@ -150,7 +164,8 @@ def test_cli_anonymizes_the_protocol_test_group(source: Path, tmp_path: Path, ca
 
 def test_cli_checkpoints(source: Path, tmp_path: Path, capsys) -> None:
     assert main(["anonymize", "test-trained", "--data", str(source), "--out", str(tmp_path / "a")]) == 2
-    assert "test-trained is trainable: pass --ckpt" in capsys.readouterr().err
+    assert "test-trained is trainable: pass a checkpoint from `gaitbench train anonymizer test-trained`" in (
+        capsys.readouterr().err)
     ckpt = Shift(ShiftConfig(1)).save(tmp_path / "shift.npz")
     assert main(["anonymize", "test-trained", "--ckpt", str(ckpt), "--data", str(source), "--out",
                  str(tmp_path / "a")]) == 2
@@ -171,12 +186,14 @@ def test_cli_train_anonymizer_passes_the_config(monkeypatch: pytest.MonkeyPatch,
         anon.training = {"epochs": 7, "seconds": 1.25}
         return anon
 
-    fake = types.SimpleNamespace(train_anonymizer=train_anonymizer)
-    monkeypatch.setitem(sys.modules, "baselines.train", fake)  # the real one may not exist yet, and trains for real
-    monkeypatch.setattr(baselines, "train", fake, raising=False)
+    monkeypatch.setattr("benchmark.steps.train_anonymizer", train_anonymizer)  # the real one trains for real
     argv = ["train", "anonymizer", "test-shift", "--data", "d", "--out", "c.npz", "--workers", "2", "--quiet"]
-    assert main([*argv, "--alpha", "0.3"]) == 2
-    assert "test-shift has no setting 'alpha'" in capsys.readouterr().err
+    assert main([*argv, "--set", "alpha=0.3"]) == 2
+    assert "unknown key 'alpha'" in capsys.readouterr().err
+    assert main([*argv, "--set", "shift=7"]) == 0
+    assert seen["config"] == ShiftConfig(shift=7)
+    assert main([*argv, "--set", "shift=7", "--set", "shift=8"]) == 2
+    assert "--set shift is given twice" in capsys.readouterr().err
     assert main(argv) == 0
     assert seen == {"name": "test-shift", "data": "d", "out": "c.npz", "protocol": "paper", "config": ShiftConfig(),
                     "device": "auto", "workers": 2, "progress": False}

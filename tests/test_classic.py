@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from baselines.base import load_anonymizer, make_config
 from baselines.classic import Blur, Identity, Mask, Pixelate
+from benchmark.anonymizer import load_anonymizer
 from benchmark.config import ConfigError
 from benchmark.registry import ANONYMIZERS, load_plugin_declarations
 from benchmark.types import GaitSequence
@@ -286,6 +286,8 @@ def test_registry_and_checkpoint_round_trip(tmp_path: Path) -> None:
     assert type(loaded) is Blur and loaded.config == Blur.Config(sigma=3.0, margin=4)
     mask = load_anonymizer(Mask(Mask.Config(shape="dilate", color="black", margin=0)).save(tmp_path / "m.npz"))
     assert mask.config == Mask.Config(shape="dilate", color="black", margin=0)
-    assert make_config("pixelate", block=6) == Pixelate.Config(block=6)
+    assert Pixelate.make_config(block=6) == Pixelate.Config(block=6)
     with pytest.raises(ConfigError, match="block"):
-        make_config("pixelate", block=1)
+        Pixelate.make_config(block=1)
+    with pytest.raises(ConfigError, match=r"unknown key 'blok'; did you mean 'block'"):
+        Pixelate.make_config(blok=6)

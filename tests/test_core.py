@@ -94,5 +94,7 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert summary["changed_pixels_per_frame"] > 100 and summary["gei_l1_distance"] > 0.005
     strip = cv2.imread(str(tmp_path / "frames.png"))
     assert strip.shape == (3 * 240, 5 * 320, 3)
-    assert main(["demo", "--out", str(tmp_path), "--frames", "0"]) == 2
-    assert "--frames must be >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--out", str(tmp_path), "--frames", "0"])
+    assert exit_.value.code == 2
+    assert "argument --frames: expected a positive integer, got 0" in capsys.readouterr().err

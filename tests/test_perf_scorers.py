@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmark import perf
+from benchmark.cli import perf
 
 
 def test_whole_clip_frames_rounds_up_to_whole_clips() -> None:
@@ -64,7 +64,7 @@ def test_synth_without_weights_times_the_default_network_with_random_weights(
 ) -> None:
     from benchmark.scorers import action
 
-    monkeypatch.setenv("GAITBENCH_CACHE", str(tmp_path / "cache"))  # no synth-action.pt there
+    monkeypatch.setenv("GAITBENCH_CACHE", str(tmp_path / "cache"))  # no synth-action.npz there
     monkeypatch.delenv("GAITBENCH_ACTION_WEIGHTS", raising=False)
     monkeypatch.setattr(action, "BUNDLED_WEIGHTS", tmp_path / "absent.pt", raising=False)  # nor a shipped model
     timed = perf._synth(tmp_path)

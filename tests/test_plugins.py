@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.base import load_anonymizer
 from benchmark import registry
+from benchmark.anonymizer import load_anonymizer
 from benchmark.cli import main
 from benchmark.config import ConfigError
 from benchmark.data.casia import CasiaB
@@ -47,7 +47,7 @@ import dataclasses
 
 import numpy as np
 
-from baselines.base import Anonymizer
+from benchmark.anonymizer import Anonymizer
 
 
 class Learner(Anonymizer):
@@ -146,7 +146,7 @@ def test_file_target_registers_once_with_class_metadata(project: Path) -> None:
     assert entry.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert entry.summary == ("Left-right mirror of the walker inside its bounding box (or about the frame's centre "
                              "line).")
-    assert entry.meta == {"trainable": False, "input": "pixels"}
+    assert entry.meta == {"trainable": False, "input": "pixels", "passthrough": False}
     assert entry.fingerprint() == {"class": "Mirror", "sha256": entry.sha256}
 
     cls = ANONYMIZERS.get("mirror")
@@ -166,7 +166,7 @@ def test_file_target_registers_once_with_class_metadata(project: Path) -> None:
         register_file_plugin("anonymizers", "mirror2", "mirror.py:Mirror", base=project)
 
     trainable = register_file_plugin("anonymizers", "learner", "others.py:Learner", base=project)
-    assert trainable.meta == {"trainable": True, "input": "pixels"}  # input: the default
+    assert trainable.meta == {"trainable": True, "input": "pixels", "passthrough": False}  # input: the default
     assert trainable.summary == "Learner (no docstring)"
     assert ANONYMIZERS.get("learner").name == "learner"
 
@@ -180,7 +180,7 @@ def test_file_target_registers_once_with_class_metadata(project: Path) -> None:
         ("anonymizers", "blur", "mirror.py:Mirror", r"'blur' is already a bundled anonymizer "
                                                     r"\(baselines\.classic:Blur"),
         ("anonymizers", "x", "others.py:NotAnAnonymizer", r"others\.py:NotAnAnonymizer is not a subclass of "
-                                                          r"baselines\.base\.Anonymizer"),
+                                                          r"benchmark\.anonymizer\.Anonymizer"),
         ("anonymizers", "x", "others.py:Named", r"sets name = 'something-else' but is declared as 'x'"),
         ("scorers", "x", "mirror.py:Mirror", r"not a subclass of benchmark\.scorers\.base\.Scorer"),
         ("datasets", "x", "mirror.py:Mirror", r"plug-in kind 'datasets' is not one of anonymizers, recognizers"),
@@ -226,7 +226,7 @@ def test_environment_variable_syntax_and_worker_processes(project: Path, monkeyp
                              cwd=REPO, env=dict(os.environ)).stdout.split(maxsplit=2)
     assert PLUGINS_ENV not in os.environ  # restored
     assert out[:2] == [cls.__module__, ANONYMIZERS.entry("mirror").sha256]
-    assert out[2].strip() == "{'trainable': False, 'input': 'pixels'}"
+    assert out[2].strip() == "{'trainable': False, 'input': 'pixels', 'passthrough': False}"
 
     monkeypatch.setenv(PLUGINS_ENV, "anonymizers.gone=absent.py:X")
     with pytest.raises(PluginError, match=rf"{PLUGINS_ENV}: anonymizers\.gone: plug-in file .*absent\.py does not"):

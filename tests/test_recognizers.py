@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from benchmark.checkpoints import read_checkpoint
+from benchmark.recognizer import CheckpointError, FitOptions, Recognizer, load_recognizer
 from benchmark.registry import RECOGNIZERS, load_plugin_declarations
 from benchmark.retrieval import topk_hits
 from benchmark.sequences import InputSpec, Sequences
-from recognizers.base import CheckpointError, FitOptions, Recognizer, load_recognizer, read_checkpoint
 from recognizers.toy import toy_sequences
 
 pytest.importorskip("torch")
@@ -102,8 +103,8 @@ def test_checkpoint_round_trip_gives_the_same_distances(name: str, tmp_path: Pat
     assert type(again) is type(rec) and again.config == rec.config
     data = world(rec.spec, range(6, 9))
     np.testing.assert_array_equal(again.distance(data, data), rec.distance(data, data))
-    meta, _ = read_checkpoint(path)
-    assert meta["recognizer"] == name and meta["input"]["height"] == rec.spec.height
+    meta, _ = read_checkpoint(path, "recognizer")
+    assert meta["kind"] == "recognizer" and meta["name"] == name and meta["input"]["height"] == rec.spec.height
 
 
 def _edit_meta(path: Path, out: Path, **changes: Any) -> Path:
@@ -137,7 +138,7 @@ def test_mismatched_checkpoints_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"written by gaitbench 0\.0\.9, which is incompatible"):
         load_recognizer(old)
     fmt = _edit_meta(path, tmp_path / "fmt.npz", format_version=99)
-    with pytest.raises(CheckpointError, match=r"checkpoint format 99, this gaitbench reads 1"):
+    with pytest.raises(CheckpointError, match=r"format 99, this gaitbench reads 2; remake it with `gaitbench train rec"):
         load_recognizer(fmt)
     typo = _edit_meta(path, tmp_path / "typo.npz", **{"config.rnak": 3})
     with pytest.raises(CheckpointError, match=r"unknown key 'rnak'; did you mean 'rank'"):
@@ -145,13 +146,18 @@ def test_mismatched_checkpoints_are_refused(tmp_path: Path) -> None:
     size = _edit_meta(path, tmp_path / "size.npz", **{"config.height": 32})
     with pytest.raises(CheckpointError, match=r"its record says input .*height=64.*, its config builds .*height=32"):
         load_recognizer(size)
-    unknown = _edit_meta(path, tmp_path / "unknown.npz", recognizer="zheng2012")
+    unknown = _edit_meta(path, tmp_path / "unknown.npz", name="zheng2012")
     with pytest.raises(CheckpointError, match=r"unknown recognizer 'zheng2012'; did you mean 'zheng2011'"):
         load_recognizer(unknown)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip file")
-    with pytest.raises(CheckpointError, match=r"junk\.npz is not a gaitbench recognizer checkpoint"):
+    with pytest.raises(CheckpointError, match=r"junk\.npz is not a gaitbench checkpoint"):
         load_recognizer(junk)
+    from baselines.classic import Pixelate
+
+    anonymizer = Pixelate().save(tmp_path / "pixelate.npz")
+    with pytest.raises(CheckpointError, match=r"pixelate\.npz holds anonymizer 'pixelate', not a recognizer"):
+        load_recognizer(anonymizer)
     with pytest.raises(FileNotFoundError, match=r"checkpoint .*missing\.npz does not exist"):
         load_recognizer(tmp_path / "missing.npz")
 

@@ -77,7 +77,7 @@ sweep = {{ alpha = [0.2, 0.4] }}
 stride = 3
 
 [scorers.video-synth]
-weights = "action.pt"
+weights = "action.npz"
 
 [realism]
 frechet = ["zheng2011"]
@@ -85,7 +85,8 @@ frechet = ["zheng2011"]
 [pictures]
 views = [0, 90]
 frames = 3
-stgan_alpha = 0.2
+rows = ["noise-gait", "stgan[alpha=0.2]"]
+sweep = "stgan"
 """
 
 
@@ -123,7 +124,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("project")
     write_world(root / "data")
     (root / "protocol.toml").write_text(PROTOCOL, encoding="utf-8")
-    write_action_weights(root / "action.pt")
+    write_action_weights(root / "action.npz")
     (root / "run.toml").write_text(CONFIG, encoding="utf-8")
     return root
 
@@ -206,7 +207,7 @@ def test_run_record_labels_and_pictures(baseline: tuple[Path, Any]) -> None:
     assert set(record["labels"]) == {"zheng2011", "frame-hog", "video-synth", "silhouettes"}
     assert record["labels"]["zheng2011"].startswith("GEI -> robust PCA")
     assert "trained on 2 subjects" in record["labels"]["zheng2011"]
-    assert record["labels"]["frame-hog"].startswith("OpenCV") and "action.pt" in record["labels"]["video-synth"]
+    assert record["labels"]["frame-hog"].startswith("OpenCV") and "action.npz" in record["labels"]["video-synth"]
     assert record["seeds"]["run"] == 0 and record["seeds"]["anonymizers"]["stgan[alpha=0.2]"] == 0
     assert record["hardware"]["cpus"] >= 1 and record["hardware"]["device"] == "cpu"
     assert [s["name"] for s in record["stages"]] == [s.name for s in result.stages]
@@ -381,17 +382,17 @@ def test_score_keys_follow_the_weights_file_the_scorer_will_read(
     else the shipped model: its score stages are keyed by that file's bytes, not by where it is."""
     from benchmark.scorers.action import BUNDLED_WEIGHTS
 
-    config = variant(project, "env-weights.toml", 'weights = "action.pt"\n', "")
+    config = variant(project, "env-weights.toml", 'weights = "action.npz"\n', "")
     monkeypatch.setenv("GAITBENCH_CACHE", str(tmp_path / "cache"))
 
     def score_keys() -> dict[str, str]:
         plan = plan_run(load_run_config(config), tmp_path / "out", progress=False)
         return {s.name: s.key for s in plan.stages if s.name.startswith("score") and "video-synth" in s.name}
 
-    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(project / "action.pt"))
+    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(project / "action.npz"))
     first = score_keys()
-    shutil.copy(project / "action.pt", tmp_path / "same-bytes.pt")
-    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "same-bytes.pt"))
+    shutil.copy(project / "action.npz", tmp_path / "same-bytes.npz")
+    monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "same-bytes.npz"))
     assert score_keys() == first  # another path, the same file
     (tmp_path / "other.pt").write_bytes(BUNDLED_WEIGHTS.read_bytes())
     monkeypatch.setenv("GAITBENCH_ACTION_WEIGHTS", str(tmp_path / "other.pt"))

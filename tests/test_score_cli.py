@@ -1,4 +1,4 @@
-"""``gaitbench score`` (benchmark.score_cli): scorer rows per view, realism rows against an original, errors."""
+"""``gaitbench score`` (benchmark.cli.score): scorer rows per view, realism rows against an original, errors."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
+from benchmark.recognizer import FitOptions, Recognizer
 from benchmark.registry import RECOGNIZERS, SCORERS, Entry
 from benchmark.results import read_csv
 from benchmark.scorers.base import Scorer
 from benchmark.scorers.realism import frechet_distance
 from benchmark.sequences import Embedding, Sequences, load_sequences
 from benchmark.stats import t_interval
-from recognizers.base import FitOptions, Recognizer
 from recognizers.linear import pairwise_euclidean
 
 SUBJECTS = ("001", "002", "003")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.base import load_anonymizer
 from baselines.contour_gan import discriminator_loss, generator_adversarial_loss, l1
 from baselines.contour_space import (
     POINTS,
@@ -21,6 +20,7 @@ from baselines.contour_space import (
 )
 from baselines.noise_gait import NoiseGait, NoiseGaitConfig, Pool
 from baselines.stgan import STGAN, STGANConfig, STGANNoGN
+from benchmark.anonymizer import load_anonymizer
 from benchmark.contours import encode
 from benchmark.data.casia import CasiaB
 from benchmark.training import FitOptions, TrainSource
@@ -273,7 +273,7 @@ def test_cli_train_then_anonymize(tmp_path: Path, world: Path) -> None:
     toml = tmp_path / "tiny.toml"
     toml.write_text("\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}" for k, v in TINY.items()) + "\n")
     ckpt = tmp_path / "st.npz"
-    argv = ["train", "anonymizer", "stgan", "--alpha", "0.4", "--data", str(world), "--out", str(ckpt),
+    argv = ["train", "anonymizer", "stgan", "--set", "alpha=0.4", "--data", str(world), "--out", str(ckpt),
             "--config", str(toml), "--epochs", "1", "--device", "cpu", "--workers", "1", "--quiet"]
     assert main(argv) == 0
     model = load_anonymizer(ckpt)

@@ -154,15 +154,18 @@ class ActionModelSection:
 @dataclasses.dataclass(frozen=True)
 class PicturesSection:
     """Figures from the anonymized test data: which sequence (``subject``, ``condition``; default the first
-    test subject and its first probe condition), at which ``views``, ``frames`` per row, and which ST-GAN
-    alpha is "ST-GAN" in Figs. 8 and 9."""
+    test subject and its first probe condition), at which ``views``, ``frames`` per row; ``rows``: the methods
+    drawn under the original in Figs. 8 and 9 (method labels as in stage names, e.g. ``"stgan[alpha=0.3]"``, or
+    a method's name for its only variant; default: every trained method at its first variant); ``sweep``: the
+    method whose variants are Figs. 17 and 18 (default: the first method with several variants)."""
 
     enabled: bool = True
     views: tuple[int, ...] = (0, 90)
     subject: str = ""
     condition: str = ""
     frames: int = 8
-    stgan_alpha: float = 0.3
+    rows: tuple[str, ...] = ()
+    sweep: str = ""
     crop: bool = True
 
     def __post_init__(self) -> None:
@@ -235,6 +238,10 @@ class Method:
     parameters: str
     trainable: bool
     sweep: dict[str, Any]
+    #: declared by the method: its output is its input (no anonymize stage; the clean probes are read)
+    passthrough: bool = False
+    #: the method's name in figures (e.g. ``ST-GAN``)
+    title: str = ""
 
     @property
     def label(self) -> str:
@@ -262,12 +269,39 @@ class Resolved:
         return None if found is None else {"class": found["class"], "sha256": found["sha256"]}
 
     @property
-    def uses_action_model(self) -> bool:
-        """Whether the run trains ``video-synth``'s model: the config has an ``[action_model]`` table and the scorer
-        no ``weights``. Without the table the scorer reads its usual checkpoint (``GAITBENCH_ACTION_WEIGHTS``, the
+    def trained_scorers(self) -> list[str]:
+        """The scorers that read the model the run trains: the scorer declares ``trainer = "action_model"``
+        (``video-synth``), the config has an ``[action_model]`` table and the scorer no ``weights``. Without the
+        table such a scorer reads its usual checkpoint (for ``video-synth``: ``GAITBENCH_ACTION_WEIGHTS``, the
         cache, else the model shipped with the package)."""
-        return ("video-synth" in self.scorers and self.scorers["video-synth"].weights is None
-                and "action_model" in self.raw)
+        from benchmark.registry import SCORERS
+
+        if "action_model" not in self.raw:
+            return []
+        return [name for name, cfg in self.scorers.items()
+                if getattr(SCORERS.get(name), "trainer", None) == "action_model"
+                and getattr(cfg, "weights", None) is None]
+
+    @property
+    def uses_action_model(self) -> bool:
+        """Whether the run trains an action model (a scorer of :attr:`trained_scorers` reads it)."""
+        return bool(self.trained_scorers)
+
+    def picture_methods(self) -> tuple[list[Method], list[Method]]:
+        """The methods of Figs. 8/9 (``pictures.rows``) and of Figs. 17/18 (``pictures.sweep``'s variants, ordered
+        by their swept values); see :class:`PicturesSection` for the defaults."""
+        section = self.config.pictures
+        drawn = [m for m in self.methods if not m.passthrough]
+        if section.rows:
+            rows = [next(m for m in drawn if row in (m.label, m.name)) for row in section.rows]
+        else:
+            rows = [m for i, m in enumerate(drawn) if m.trainable and m.name not in {d.name for d in drawn[:i]}]
+        if section.sweep:
+            sweep_name = section.sweep
+        else:
+            sweep_name = next((m.name for m in drawn if sum(d.name == m.name for d in drawn) > 1), "")
+        sweep = sorted((m for m in drawn if m.name == sweep_name), key=lambda m: tuple(sorted(m.sweep.items())))
+        return rows, sweep if len(sweep) > 1 else []
 
 
 def _absolute(path: Path | None, base: Path) -> Path | None:
@@ -341,7 +375,7 @@ def _merge_parameters(own: str, extra: Mapping[str, Any]) -> str:
 def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any] | None = None) -> Resolved:
     """Check every method table against its method's config class; paths made absolute against ``source``'s
     folder (the working directory when None). Raises :class:`ConfigError` naming the file and key."""
-    from baselines.base import anonymizer_class
+    from benchmark.anonymizer import anonymizer_class
     from benchmark.registry import ALL, ANONYMIZERS, RECOGNIZERS, SCORERS, load_plugin_declarations
 
     load_plugin_declarations()
@@ -378,7 +412,8 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
             # one config under several seeds give rows with the same keys, which is what the gate compares.
             if cls.trainable and "seed" in {**rest, **override}:
                 params = _merge_parameters(params, {"seed": cfg.seed})
-            methods.append(Method(name, cfg, params, bool(cls.trainable), override))
+            methods.append(Method(name, cfg, params, bool(cls.trainable), override, bool(cls.passthrough),
+                                  cls.title or name))
     labels = [m.label for m in methods]
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:
@@ -390,6 +425,16 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
         cls = _plugin(SCORERS, name, where)
         scorers[name] = _path_fields(from_mapping(cls.Config, table, where), base)
 
+    drawn = [m for m in methods if not m.passthrough]
+    for row in config.pictures.rows:
+        matches = [m for m in drawn if row in (m.label, m.name)]
+        if len(matches) != 1:
+            why = "matches several variants; name one by its label" if matches else "is not an anonymizing method"
+            raise ConfigError(f"{file}: pictures.rows: {row!r} {why} of the run (labels: "
+                              f"{', '.join(m.label for m in drawn)})")
+    if config.pictures.sweep and config.pictures.sweep not in {m.name for m in drawn}:
+        raise ConfigError(f"{file}: pictures.sweep: {config.pictures.sweep!r} is not an anonymizing method of the "
+                          f"run ({', '.join(sorted({m.name for m in drawn}))})")
     unknown = [r for r in config.realism.frechet if r not in recognizers]
     if unknown:
         raise ConfigError(f"{file}: realism.frechet: {unknown[0]!r} is not one of the run's recognizers "

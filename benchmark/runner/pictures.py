@@ -5,10 +5,10 @@ One sequence (a test subject's probe walk) at each chosen view:
 ======  =====================================================================  ==============
 file    rows                                                                   pixels
 ======  =====================================================================  ==============
-fig8    original, noise-gait, ST-GAN (the main alpha)                          silhouettes
+fig8    original, then each configured method (the paper: noise-gait, ST-GAN)  silhouettes
 fig9    the same rows                                                          colour frames
-fig17   ST-GAN at every swept alpha, in increasing order                       silhouettes
-fig18   XOR of the original and ST-GAN's silhouettes, one row per alpha        white/red/blue
+fig17   the swept method at each variant, in increasing order (ST-GAN's alpha) silhouettes
+fig18   XOR of the original and the swept method's silhouettes, one row each   white/red/blue
 ======  =====================================================================  ==============
 
 A figure whose rows are not all available (a method not in the run, no colour video) is left out.
@@ -31,7 +31,7 @@ INDEX = "index.json"
 
 
 def _label_margin(label: str, height: int) -> np.ndarray:
-    from reports.strips import LABEL_WIDTH
+    from benchmark.strips import LABEL_WIDTH
 
     margin = np.zeros((height, LABEL_WIDTH, 3), np.uint8)
     cv2.putText(margin, label, (4, height // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
@@ -39,11 +39,11 @@ def _label_margin(label: str, height: int) -> np.ndarray:
 
 
 def xor_rows(original: Any, rows: Sequence[tuple[str, Any]], n: int, crop: bool) -> np.ndarray:
-    """Fig. 18: one labelled :func:`reports.strips.xor_strip` row per ``(label, anonymized sequence)``.
+    """Fig. 18: one labelled :func:`benchmark.strips.xor_strip` row per ``(label, anonymized sequence)``.
 
     Returns ``uint8 (len(rows) * H, LABEL_WIDTH + n * tile width, 3)`` RGB.
     """
-    from reports.strips import xor_strip
+    from benchmark.strips import xor_strip
 
     out = []
     for label, seq in rows:
@@ -71,9 +71,9 @@ def draw_pictures(
     original: str | os.PathLike[str],
     keys: Sequence[tuple[int, str]],
     *,
-    noise_gait: tuple[str, str | os.PathLike[str], str] | None,
-    stgan: tuple[str, str | os.PathLike[str], str] | None,
+    rows: Sequence[tuple[str, str | os.PathLike[str], str]],
     sweep: Sequence[tuple[str, str | os.PathLike[str]]],
+    sweep_title: str = "",
     frames: int = 8,
     crop: bool = True,
 ) -> list[dict[str, Any]]:
@@ -87,12 +87,12 @@ def draw_pictures(
         The clean dataset.
     keys : list of (view, sequence key)
         The sequence shown at each view, e.g. ``(90, "008-nm-05-090")``.
-    noise_gait, stgan : (row label, anonymized dataset, parameters), optional
+    rows : list of (row label, anonymized dataset, parameters)
         The rows of Figs. 8 and 9 after the original; the parameters (e.g. ``alpha=0.3``) go into the caption.
     sweep : list of (row label, anonymized dataset)
-        ST-GAN at each alpha, in the order drawn (Figs. 17 and 18).
+        One method at each variant, in the order drawn (Figs. 17 and 18); ``sweep_title`` names the method.
     """
-    from reports.strips import frame_strips, write_png
+    from benchmark.strips import frame_strips, write_png
 
     out.mkdir(parents=True, exist_ok=True)
     index: list[dict[str, Any]] = []
@@ -102,26 +102,27 @@ def draw_pictures(
         write_png(out / name, image)
         index.append({"file": name, "figure": figure, "view": view, "caption": caption})
 
-    pair = [r[:2] for r in (noise_gait, stgan) if r is not None]
-    described = [f"{r[0]} ({r[2]})" if r[2] else r[0] for r in (noise_gait, stgan) if r is not None]
+    pair = [r[:2] for r in rows]
+    described = [f"{r[0]} ({r[2]})" if r[2] else r[0] for r in rows]
     for view, key in keys:
         if pair:
             for figure, colour in (("fig8", False), ("fig9", True)):
                 seqs = [_load(original, key, colour)] + [_load(root, key, colour) for _, root in pair]
                 if any(s is None for s in seqs):
                     continue  # no colour video for some row
-                rows = list(zip(["original", *(label for label, _ in pair)], seqs, strict=True))
+                labelled = list(zip(["original", *(label for label, _ in pair)], seqs, strict=True))
                 what = "colour frames" if colour else "silhouettes"
-                add(figure, view, frame_strips(rows, n=frames, crop=crop),
+                add(figure, view, frame_strips(labelled, n=frames, crop=crop),
                     f"{what.capitalize()} of {key}: {', '.join(['original', *described])} (as the paper's "
                     f"Fig. {figure[3:]})")
         if sweep:
             seqs = [(label, _load(root, key, False)) for label, root in sweep]
             add("fig17", view, frame_strips(seqs, n=frames, crop=crop),
-                f"Silhouettes of {key} anonymized by ST-GAN at {', '.join(label for label, _ in seqs)} (as the "
+                f"Silhouettes of {key} anonymized by {sweep_title} at {', '.join(label for label, _ in seqs)} (as the "
                 "paper's Fig. 17)")
             add("fig18", view, xor_rows(_load(original, key, False), seqs, frames, crop),
-                f"XOR of the original and ST-GAN silhouettes of {key}, rows {', '.join(label for label, _ in seqs)}"
+                f"XOR of the original and {sweep_title} silhouettes of {key}, rows "
+                f"{', '.join(label for label, _ in seqs)}"
                 " (white: both, red: only the original, blue: only the anonymized; as the paper's Fig. 18)")
     write_json(out / INDEX, index)
     return index

@@ -5,24 +5,27 @@ stage                           does                                            
 ==============================  ==========================================================  =================
 ``world``                       :func:`benchmark.synth.world.generate` (or checks a given   the dataset
                                 dataset)
-``action-model``                :func:`~benchmark.synth.actions.generate_actions` +         ``model.pt``
+``action-model``                :func:`~benchmark.synth.actions.generate_actions` +         ``model.npz``
                                 :func:`~benchmark.scorers.action.train_action_model`
-``recognizer NAME``             :func:`recognizers.train.train_recognizer`                    ``model.npz``
-``train METHOD[params]``        :func:`baselines.train.train_anonymizer`                      ``model.npz``
-``anonymize METHOD[params]``    :func:`benchmark.anonymized.anonymize_dataset` on the       ``data/``
-                                protocol's test group, probe conditions and views
-``evaluate METHOD[..] REC``     :func:`benchmark.evaluate.evaluate_recognizer`              ``rows.json``
-``score METHOD[..] SCORER``     :func:`benchmark.scoring.score_dataset` with one scorer   ``rows.json``
-``realism METHOD[..]``          :func:`~benchmark.scoring.score_dataset` against the      ``rows.json``
-                                original (temporal change ratio, Fréchet distances)
+``recognizer NAME``             :func:`benchmark.steps.train_recognizer`                    ``model.npz``
+``train METHOD[params]``        :func:`benchmark.steps.train_anonymizer`                    ``model.npz``
+``anonymize METHOD[params]``    :func:`benchmark.steps.anonymize` on the protocol's test    ``data/``
+                                group, probe conditions and views
+``evaluate METHOD[..] REC``     :func:`benchmark.steps.evaluate`                            ``rows.json``
+``score METHOD[..] SCORER``     :func:`benchmark.steps.score` with one scorer               ``rows.json``
+``realism METHOD[..]``          :func:`benchmark.steps.score` against the original          ``rows.json``
+                                (temporal change ratio, Fréchet distances)
 ``pictures``                    :func:`benchmark.runner.pictures.draw_pictures`             PNG files
 ==============================  ==========================================================  =================
 
-``identity`` is the clean probes themselves: it has no anonymize stage, and its evaluate/score/realism stages
-read the dataset. A stage that runs a file plug-in's code (``recognizer``, ``train``, ``anonymize``, ``score``)
-has the plug-in's class name and file sha256 in its spec: editing the file recomputes those stages and what
-reads them. The device and the number of worker processes are not part of any key (they change how fast
-a stage runs, not what it computes, up to a GPU's non-deterministic kernels).
+The commands run the same step functions (:mod:`benchmark.steps`). A method that declares itself a passthrough
+(``identity``: its output is its input) has no anonymize stage; its evaluate/score/realism stages read the clean
+probes. A scorer that declares a ``trainer`` (``video-synth``: the action model) reads the model the run trains
+when the config has that trainer's table and the scorer no ``weights``. A stage that runs a file plug-in's code
+(``recognizer``, ``train``, ``anonymize``, ``score``) has the plug-in's class name and file sha256 in its spec:
+editing the file recomputes those stages and what reads them. The device and the number of worker processes
+are not part of any key (they change how fast a stage runs, not what it computes, up to a GPU's
+non-deterministic kernels).
 """
 
 from __future__ import annotations
@@ -187,7 +190,7 @@ class Builder:
                              seed=section.seed, size=(section.size[0], section.size[1]), workers=section.workers,
                              log=self.log if self.progress else None)
             torch.set_num_threads(threads)  # rendering set torch to one thread
-            meta = train_action_model(folder / "data", folder / "model.pt", section.train_config(),
+            meta = train_action_model(folder / "data", folder / "model.npz", section.train_config(),
                                       device=self.device, progress=self.progress)
             held = meta["heldout"]
             return {"label": meta["label"], "heldout_accuracy": held["accuracy"], "heldout_clips": held["n"],
@@ -202,7 +205,7 @@ class Builder:
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.registry import RECOGNIZERS
-            from recognizers.train import train_recognizer
+            from benchmark.steps import train_recognizer
 
             rec = train_recognizer(name, self.root, folder / "model.npz", protocol=self.r.protocol_spec,
                                    config=config, device=self.device, cache_dir=self.normalized,
@@ -222,7 +225,7 @@ class Builder:
                                                        "protocol": self.protocol_record})
 
         def run(folder: Path) -> dict[str, Any]:
-            from baselines.train import train_anonymizer
+            from benchmark.steps import train_anonymizer
 
             anon = train_anonymizer(method.name, self.root, folder / "model.npz", protocol=self.r.protocol_spec,
                                     config=method.config, device=self.device, workers=self.workers,
@@ -236,12 +239,12 @@ class Builder:
 
     def probes_root(self, method: Method) -> Path:
         """Where ``method``'s probes are: the clean dataset for ``identity``, else its anonymized tree."""
-        if method.name == "identity":
+        if method.passthrough:
             return self.root
         return self.folder(f"anonymize {method.label}") / "data"
 
     def anonymize(self, method: Method) -> None:
-        if method.name == "identity":
+        if method.passthrough:
             return
         trained = f"train {method.label}"
         inputs = (WORLD, trained) if method.trainable else (WORLD,)
@@ -250,26 +253,19 @@ class Builder:
             "protocol": self.protocol_record, "selection": "test group x probe conditions x protocol views"})
 
         def run(folder: Path) -> dict[str, Any]:
-            from baselines.base import anonymizer_class, load_anonymizer
-            from benchmark.anonymized import anonymize_dataset
-            from benchmark.protocol import check_training_subjects
+            from benchmark.steps import anonymize, prepare_anonymizer
 
             ckpt = self.folder(trained) / "model.npz" if method.trainable else None
-            anon = load_anonymizer(ckpt) if ckpt is not None else anonymizer_class(method.name)(method.config)
-            check_training_subjects(f"anonymizer {method.label}", (anon.training or {}).get("subjects"),
-                                    self.test_subjects)
+            anon = prepare_anonymizer(method.name, checkpoint=ckpt, config=None if ckpt else method.config)
             anon.to(self.device)
-            record = anonymize_dataset(
-                anon, self.root, folder / "data", subjects=self.test_subjects, conditions=self.probe_conditions,
-                views=self.r.protocol.views, seed=self.c.seed, videos="auto", checkpoint=ckpt,
-                progress=self.progress,
-            )
+            record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, seed=self.c.seed,
+                               videos="auto", checkpoint=ckpt, progress=self.progress)
             return {k: record[k] for k in ("sequences", "frames", "seconds", "frames_per_second")}
 
         self.add(f"anonymize {method.label}", "anonymize", spec, inputs, run)
 
     def _data_inputs(self, method: Method) -> tuple[str, ...]:
-        return (WORLD,) if method.name == "identity" else (WORLD, f"anonymize {method.label}")
+        return (WORLD,) if method.passthrough else (WORLD, f"anonymize {method.label}")
 
     def _rows_spec(self, method: Method) -> dict[str, Any]:
         return {"method": method.name, "parameters": method.parameters, "protocol": self.protocol_record}
@@ -282,37 +278,17 @@ class Builder:
         inputs = (*self._data_inputs(method), f"recognizer {recognizer}")
 
         def run(folder: Path) -> dict[str, Any]:
-            import pandas as pd
-
-            from benchmark.evaluate import (
-                MATRIX_COLUMNS,
-                check_recognizer_data,
-                evaluate_recognizer,
-                load_eval_sets,
-                unusable_counts,
-            )
-            from benchmark.io import atomic_path
-            from benchmark.registry import RECOGNIZERS
-            from benchmark.training import select_device
-            from recognizers.base import load_recognizer
+            from benchmark.recognizer import load_recognizer
+            from benchmark.steps import evaluate, write_view_matrix
 
             rec = load_recognizer(self.folder(f"recognizer {recognizer}") / "model.npz").to(self.device)
-            sets = load_eval_sets(self.root, self.probes_root(method), self.r.protocol, rec.spec,
-                                  cache_dir=self.normalized, workers=self.workers)
-            check_recognizer_data(rec, sets.test_subjects, self.root)
-            pairwise = RECOGNIZERS.entry(rec.name).meta.get("pairwise", False)
-            cross = section.cross_view == "yes" or (
-                section.cross_view == "auto" and not (pairwise and select_device(self.device).type == "cpu"))
-            rows, matrices = evaluate_recognizer(rec, sets, method=method.name, parameters=method.parameters,
-                                                 views=self.r.protocol.views, ks=section.ks, cross_view=cross)
-            write_rows(folder, rows)
-            if matrices:
-                with atomic_path(folder / "view_matrix.csv", suffix=".csv") as tmp:
-                    pd.DataFrame(matrices, columns=list(MATRIX_COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
-            return {"rows": len(rows), "probes": {c: len(p) for c, p in sets.probes.items()},
-                    "gallery": len(sets.gallery), "cross_view": cross,
-                    "unusable_probes": {c: {str(v): n for v, n in views.items()}
-                                        for c, views in unusable_counts(sets).items()}}
+            result = evaluate(rec, self.root, self.probes_root(method), self.r.protocol, method=method.name,
+                              parameters=method.parameters, ks=section.ks, cross_view=section.cross_view,
+                              cache_dir=self.normalized, workers=self.workers)
+            write_rows(folder, result.rows)
+            if result.matrices:
+                write_view_matrix(folder / "view_matrix.csv", result.matrices)
+            return result.summary()
 
         self.add(f"evaluate {method.label} {recognizer}", "evaluate", spec, inputs, run)
 
@@ -321,7 +297,7 @@ class Builder:
 
         own = _asdict(config)
         inputs: tuple[str, ...] = self._data_inputs(method)
-        if scorer == "video-synth" and config.weights is None and self.r.uses_action_model:
+        if scorer in self.r.trained_scorers:
             own.pop("weights")
             inputs = (*inputs, ACTION_MODEL)
         elif "weights" in own:  # the file the scorer will read (configured, environment, cache or shipped)
@@ -335,16 +311,16 @@ class Builder:
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.registry import SCORERS
-            from benchmark.scoring import score_dataset
+            from benchmark.steps import score
 
             cfg = config
             if ACTION_MODEL in inputs:
-                cfg = dataclasses.replace(config, weights=self.folder(ACTION_MODEL) / "model.pt")
+                cfg = dataclasses.replace(config, weights=self.folder(ACTION_MODEL) / "model.npz")
             instance = SCORERS.get(scorer)(cfg).to(self.device)
-            result = score_dataset(self.probes_root(method), subjects=self.test_subjects,
-                                   conditions=self.probe_conditions, views=self.r.protocol.views,
-                                   method=method.name, parameters=method.parameters, scorers=[instance],
-                                   progress=self.progress)
+            result = score(self.probes_root(method), subjects=self.test_subjects,
+                           conditions=self.probe_conditions, views=self.r.protocol.views,
+                           method=method.name, parameters=method.parameters, scorers=[instance],
+                           progress=self.progress)
             write_rows(folder, result.rows)
             return {"label": instance.label, "sequences": result.sequences, "rows": len(result.rows)}
 
@@ -356,15 +332,15 @@ class Builder:
         inputs = (*self._data_inputs(method), *(f"recognizer {r}" for r in frechet))
 
         def run(folder: Path) -> dict[str, Any]:
-            from benchmark.scoring import score_dataset
-            from recognizers.base import load_recognizer
+            from benchmark.recognizer import load_recognizer
+            from benchmark.steps import score
 
             recs = [load_recognizer(self.folder(f"recognizer {r}") / "model.npz").to(self.device) for r in frechet]
-            result = score_dataset(self.probes_root(method), subjects=self.test_subjects,
-                                   conditions=self.probe_conditions, views=self.r.protocol.views,
-                                   method=method.name, parameters=method.parameters, original=self.root,
-                                   recognizers=recs, cache_dir=self.normalized, workers=self.workers,
-                                   progress=self.progress)
+            result = score(self.probes_root(method), subjects=self.test_subjects,
+                           conditions=self.probe_conditions, views=self.r.protocol.views,
+                           method=method.name, parameters=method.parameters, original=self.root,
+                           recognizers=recs, cache_dir=self.normalized, workers=self.workers,
+                           progress=self.progress)
             write_rows(folder, result.rows)
             return {"sequences": result.sequences, "rows": len(result.rows),
                     "temporal_undefined": list(result.temporal_undefined)}
@@ -375,30 +351,20 @@ class Builder:
 
     def pictures(self) -> None:
         section = self.c.pictures
-        methods = self.r.methods
-        sweep = sorted((m for m in methods if m.name == "stgan"), key=lambda m: float(m.config.alpha))
-        main = next((m for m in sweep if float(m.config.alpha) == section.stgan_alpha), sweep[0] if sweep else None)
-        noise = next((m for m in methods if m.name == "noise-gait"), None)
-        if main is None and noise is None:
+        rows, sweep = self.r.picture_methods()
+        if not rows and not sweep:
             return
-        used = [m for m in (noise, main, *sweep) if m is not None]
-        spec = {"pictures": _asdict(section), "rows": {
-            "noise_gait": None if noise is None else noise.label, "stgan": None if main is None else main.label,
-            "sweep": [m.label for m in sweep]}}
-        inputs = sorted({WORLD, *(f"anonymize {m.label}" for m in used)})
-
-        def row(m: Method | None, label: str) -> tuple[str, Path, str] | None:
-            return None if m is None else (label, self.probes_root(m), m.parameters)
+        spec = {"pictures": _asdict(section), "rows": [m.label for m in rows], "sweep": [m.label for m in sweep]}
+        inputs = sorted({WORLD, *(f"anonymize {m.label}" for m in (*rows, *sweep))})
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.runner.pictures import draw_pictures
 
             keys = self.picture_keys()
             index = draw_pictures(
-                folder, self.root, keys, noise_gait=row(noise, "noise-gait"),
-                stgan=row(main, "ST-GAN"),
-                sweep=[(m.parameters, self.probes_root(m)) for m in sweep], frames=section.frames,
-                crop=section.crop,
+                folder, self.root, keys, rows=[(m.title, self.probes_root(m), m.parameters) for m in rows],
+                sweep=[(m.parameters, self.probes_root(m)) for m in sweep],
+                sweep_title=sweep[0].title if sweep else "", frames=section.frames, crop=section.crop,
             )
             return {"files": [p["file"] for p in index]}
 

@@ -20,12 +20,13 @@ models use. Training crops the same resized frames at a random horizontal offset
 left-right and scales their brightness by 0.8-1.2; scoring uses the centre crop only.
 
 Weights come from the config key ``weights``, the environment variable ``GAITBENCH_ACTION_WEIGHTS``,
-``$GAITBENCH_CACHE/weights/synth-action.pt`` or, when none of these is set or present, the model shipped with the
+``$GAITBENCH_CACHE/weights/synth-action.npz`` or, when none of these is set or present, the model shipped with the
 package (:data:`BUNDLED_WEIGHTS`, 1.2 MB: ``gaitbench action-model --clips-per-class 400 --subjects 100 --epochs
 20 --width 16 --crop 96``, held-out accuracy 0.95; its provenance is in ``models/synth-action.json`` beside it).
 A path that is configured but missing raises :class:`MissingWeightsError` naming the command that makes the file.
-Checkpoints are ``torch.save`` of ``{'format', 'format_version', 'state_dict', 'meta'}`` (``meta`` JSON-ready:
-classes, crop, width, held-out figures) read with ``weights_only=True``.
+Checkpoints are the suite's one format (:mod:`benchmark.checkpoints`): a ``video-synth`` scorer checkpoint whose
+arrays are the network's weights and whose ``extra`` record is the model's meta (classes, crop, width, held-out
+figures).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ import torch
 from torch import nn
 
 from benchmark import __version__
-from benchmark.io import atomic_path, cache_root
+from benchmark.checkpoints import CheckpointError, load_module_arrays, module_arrays, read_checkpoint
+from benchmark.io import cache_root
 from benchmark.scorers.base import MissingWeightsError, Scorer, check_batch_size, find_weights
 from benchmark.scorers.resnext import clip_indices
 from benchmark.training import TrainSettings, select_device, train
@@ -56,12 +58,10 @@ CROP_SIZE = 64
 #: Kinetics-400 statistics on the [0, 1] scale, as torchvision's video classification models normalise
 MEAN_RGB: tuple[float, float, float] = (0.43216, 0.394666, 0.37645)
 STD_RGB: tuple[float, float, float] = (0.22803, 0.22145, 0.216989)
-WEIGHTS_FILE = "synth-action.pt"
+WEIGHTS_FILE = "synth-action.npz"
 WEIGHTS_ENV = "GAITBENCH_ACTION_WEIGHTS"
 #: the model shipped inside the package, used when no other checkpoint is configured or cached
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "models" / WEIGHTS_FILE
-FORMAT = "gaitbench-synth-action"
-FORMAT_VERSION = 1
 MODEL_NAME = "gaitbench synthetic-action 3D CNN"
 #: the classes ``gaitbench action-model`` trains on: :data:`benchmark.synth.actions.ACTIONS`, repeated here so
 #: that scoring needs torch only (the rendering modules need anny and numba); a test keeps the two equal
@@ -170,47 +170,32 @@ def clip_probabilities(model: nn.Module, clips: torch.Tensor) -> torch.Tensor:
 
 
 def save_action_model(path: str | os.PathLike[str], model: ActionNet, meta: Mapping[str, Any]) -> Path:
-    """Write ``model``'s weights and the JSON-ready ``meta`` (needs ``classes``, ``crop``, ``width``) atomically."""
+    """Write ``model``'s weights and the JSON-ready ``meta`` (needs ``classes``, ``crop``, ``width``) atomically, as
+    a ``video-synth`` scorer checkpoint (:mod:`benchmark.checkpoints`)."""
     missing = {"classes", "crop", "width"} - set(meta)
     if missing:
         raise ValueError(f"meta lacks {sorted(missing)}")
-    record = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "meta": json.loads(json.dumps(dict(meta))),
-    }
-    path = Path(path)
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(record, tmp)
-    return path
+    scorer = SynthActionScorer()
+    scorer._model, scorer.meta = model, json.loads(json.dumps(dict(meta)))
+    scorer.training = {k: scorer.meta[k] for k in ("data", "train_clips", "epochs", "heldout") if k in scorer.meta}
+    return scorer.save(path)
 
 
 def load_action_model(path: str | os.PathLike[str]) -> tuple[ActionNet, dict[str, Any]]:
     """The network (eval mode, CPU) and meta of a checkpoint written by :func:`save_action_model`.
 
-    Read with ``weights_only=True``; a file of another kind raises ``ValueError`` saying what it is not.
+    Read with ``allow_pickle=False``; a file of another kind raises :class:`CheckpointError` (a ``ValueError``)
+    saying what it is and how to remake it.
     """
     path = Path(path)
-    try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise ValueError(f"{path} is not a readable torch checkpoint ({type(exc).__name__}); remake it with "
-                         "gaitbench action-model") from None
-    if not isinstance(record, Mapping) or record.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} checkpoint (made by gaitbench action-model)")
-    if record.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has format version {record.get('format_version')}, this gaitbench reads "
-                         f"{FORMAT_VERSION}; remake it with gaitbench action-model")
-    meta = dict(record["meta"])
-    model = ActionNet(len(meta["classes"]), int(meta["width"]))
-    try:
-        model.load_state_dict(record["state_dict"], strict=True)
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: the weights do not fit the network its meta describes: {exc}") from None
-    return model.eval(), meta
+    meta, arrays = read_checkpoint(path, "scorer")
+    if meta.get("name") != SynthActionScorer.name:
+        raise CheckpointError(f"{path} holds scorer {meta.get('name')!r}, not the {SynthActionScorer.name} action "
+                              "model; remake it with gaitbench action-model")
+    scorer = SynthActionScorer()
+    scorer.set_state(arrays, meta.get("extra") or {})
+    assert scorer._model is not None and scorer.meta is not None  # set by set_state
+    return scorer._model, scorer.meta
 
 
 def resolve_weights(configured: Path | None) -> Path:
@@ -350,7 +335,8 @@ class _Task:
         return {"loss": float(loss.detach()), "acc": float((logits.argmax(1) == y).float().mean())}
 
     def signature(self) -> Mapping[str, Any]:
-        return {"model": FORMAT, "config": dataclasses.asdict(self.config), "data": self.data.fingerprint,
+        return {"model": "gaitbench-synth-action", "config": dataclasses.asdict(self.config),
+                "data": self.data.fingerprint,
                 "train": hashlib.sha256(np.asarray(self.index, np.int64).tobytes()).hexdigest()[:16]}
 
     _opt: torch.optim.Optimizer
@@ -468,7 +454,7 @@ def model_label(classes: Sequence[str], accuracy: float | None = None) -> str:
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Settings of ``video-synth``: ``weights`` (else ``$GAITBENCH_ACTION_WEIGHTS``, else
-    ``$GAITBENCH_CACHE/weights/synth-action.pt``), ``target`` (the class scored), ``batch_size`` (clips per pass)."""
+    ``$GAITBENCH_CACHE/weights/synth-action.npz``), ``target`` (the class scored), ``batch_size`` (clips per pass)."""
 
     weights: Path | None = None
     target: str = "walk"
@@ -486,6 +472,7 @@ class SynthActionScorer(Scorer):
     name: ClassVar[str] = "video-synth"
     level: ClassVar[str] = "video"
     Config: ClassVar[type] = Config
+    trainer: ClassVar[str | None] = "action_model"
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -495,6 +482,19 @@ class SynthActionScorer(Scorer):
 
     def weights_file(self) -> Path:
         return resolve_weights(self.config.weights)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if self._model is None or self.meta is None:
+            raise RuntimeError("video-synth has no model to save: train one with gaitbench action-model")
+        return module_arrays({"": self._model}), dict(self.meta)
+
+    def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+        try:
+            model = ActionNet(len(extra["classes"]), int(extra["width"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.name}: the checkpoint's record does not describe a network: {exc}") from None
+        load_module_arrays(self.name, {"": model}, arrays)
+        self._model, self.meta = model.float().eval(), dict(extra)
 
     @property
     def model(self) -> ActionNet:

@@ -1,5 +1,7 @@
 """The interface every naturalness scorer implements, its result type and the missing-weights error.
 
+Config, device and checkpoints come from :class:`benchmark.plugin.Plugin`.
+
 A scorer answers "does the (anonymized) walker still look like a person?" (``level = "frame"``: one score per
 frame) or "... like someone walking?" (``level = "video"``: one score per clip). :meth:`Scorer.score` reads a
 sequence's colour frames and returns a :class:`SequenceScore`: every per-item score in [0, 1] and their mean as
@@ -23,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.plugin import Plugin
 from benchmark.types import GaitSequence
 
 LEVELS: tuple[str, ...] = ("frame", "video")
@@ -181,7 +184,7 @@ def require_frames(seq: GaitSequence, scorer: str) -> np.ndarray:
     return seq.frames
 
 
-class Scorer(abc.ABC):
+class Scorer(Plugin):
     """Base class of naturalness scorers; subclasses set ``name``, ``level``, ``Config`` and implement the rest.
 
     Parameters
@@ -190,20 +193,20 @@ class Scorer(abc.ABC):
         The scorer's frozen config (defaults when None).
     """
 
-    name: ClassVar[str]
+    kind: ClassVar[str] = "scorer"
+    kind_base: ClassVar[bool] = True
+    required_attributes: ClassVar[tuple[str, ...]] = ("level",)
     #: ``"frame"`` (one score per frame) or ``"video"`` (one score per clip)
     level: ClassVar[str]
-    Config: ClassVar[type]
+    #: False for a scorer that needs downloaded weights (``gaitbench ls`` says so)
+    offline: ClassVar[bool] = True
+    #: the run-config table of the model a run can train for this scorer (``action_model``), or None
+    trainer: ClassVar[str | None] = None
 
     def __init__(self, config: Any = None) -> None:
-        if config is None:
-            config = self.Config()
-        if not isinstance(config, self.Config):
-            raise TypeError(f"{self.name} needs a {self.Config.__name__}, got {type(config).__name__}")
         if self.level not in LEVELS:
             raise ValueError(f"scorer {self.name!r} declares level {self.level!r}; known: {', '.join(LEVELS)}")
-        self.config: Any = config
-        self.device = "cpu"
+        super().__init__(config)
 
     @property
     @abc.abstractmethod

@@ -290,6 +290,7 @@ class PyTorchVideoScorer(Scorer):
 
     name: ClassVar[str] = "video-pytorchvideo"
     level: ClassVar[str] = "video"
+    offline: ClassVar[bool] = False
     Config: ClassVar[type] = Config
 
     def __init__(self, config: Any = None) -> None:

@@ -30,7 +30,7 @@ FRECHET_EPS = 1e-6
 
 
 class Embedder(Protocol):
-    """Anything with ``embed(Sequences) -> Embedding``, e.g. a loaded :class:`recognizers.base.Recognizer`."""
+    """Anything with ``embed(Sequences) -> Embedding``, e.g. a loaded :class:`benchmark.recognizer.Recognizer`."""
 
     def embed(self, data: Sequences) -> Embedding: ...
 

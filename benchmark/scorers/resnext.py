@@ -351,6 +351,7 @@ class ResNeXtScorer(Scorer):
 
     name: ClassVar[str] = "video-resnext101"
     level: ClassVar[str] = "video"
+    offline: ClassVar[bool] = False
     Config: ClassVar[type] = Config
 
     def __init__(self, config: Any = None) -> None:

@@ -120,6 +120,7 @@ class YOLOScorer(Scorer):
 
     name: ClassVar[str] = "frame-yolo"
     level: ClassVar[str] = "frame"
+    offline: ClassVar[bool] = False
     Config: ClassVar[type] = Config
 
     def __init__(self, config: Any = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.cli import non_negative_int
+from benchmark.cli.args import non_negative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.runner import execute, load_run_config, plan_run
-    from benchmark.runner.run import prune
+    from benchmark.runner.execute import prune
 
     resolved = load_run_config(args.config, seed=args.seed)
     out = Path(args.out) if args.out else Path("runs") / (resolved.config.name or Path(args.config).stem)

@@ -10,9 +10,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.cli import positive_int
-from benchmark.data.cli import parse_list, parse_subjects
-from benchmark.training import add_train_command
+from benchmark.cli.args import (
+    add_conditions,
+    add_device,
+    add_protocol,
+    add_quiet,
+    add_seed,
+    add_settings,
+    add_train_command,
+    add_views,
+    add_workers,
+    parse_subjects,
+    positive_int,
+    settings,
+)
 
 if TYPE_CHECKING:
     from benchmark.types import GaitSequence
@@ -37,17 +48,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ckpt", help="checkpoint from `gaitbench train anonymizer` (required for trainable methods)")
     p.add_argument("--data", required=True, help="clean CASIA-B tree or synthetic world folder")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--protocol", default="paper", help="bundled protocol (paper, lt) or a TOML file (default paper)")
+    add_protocol(p)
     who = p.add_mutually_exclusive_group()
     who.add_argument("--group", help="protocol subject group to anonymize (default: its test group)")
     who.add_argument("--subjects", type=parse_subjects, help="e.g. 001-074,080 instead of a group")
-    p.add_argument("--conditions", type=parse_list, help="e.g. nm-05,bg (default: the protocol's probes)")
-    p.add_argument("--views", type=parse_list, help="e.g. 0,90 (default: the protocol's views)")
-    p.add_argument("--seed", type=int, default=0, help="anonymization seed (default 0)")
+    add_conditions(p, "the protocol's probes")
+    add_views(p, "the protocol's views")
+    add_seed(p, 0, "anonymization seed")
     p.add_argument("--no-videos", action="store_true", help="silhouettes only, even when colour videos exist")
-    p.add_argument("--config", help="TOML settings of an untrained method (trained ones take theirs from --ckpt)")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_settings(p, "untrained method (trained ones take theirs from --ckpt)")
+    add_device(p)
+    add_quiet(p)
     p.set_defaults(func=cmd_anonymize)
 
     t = add_train_command(sub).add_parser(
@@ -56,17 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train NAME on --data (the protocol's groups for its networks) and write the checkpoint --out.",
     )
     t.add_argument("name", metavar="NAME", help="a trainable anonymizer (gaitbench ls anonymizers)")
-    t.add_argument("--alpha", type=float, help="override the config's alpha (ST-GAN's noise weight)")
     t.add_argument("--data", required=True, help="clean CASIA-B tree or synthetic world folder")
     t.add_argument("--out", required=True, help="checkpoint file to write (.npz)")
-    t.add_argument("--config", help="TOML file with the method's settings (unknown keys are errors)")
+    add_settings(t, "method")
     t.add_argument("--epochs", type=positive_int, help="override the config's number of epochs")
-    t.add_argument("--gn-epochs", type=positive_int, help="override the config's epochs of the noise generator")
-    t.add_argument("--seed", type=int, help="override the config's seed")
-    t.add_argument("--protocol", default="paper", help="bundled protocol (paper, lt) or a TOML file (default paper)")
-    t.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N (default auto)")
-    t.add_argument("--workers", type=positive_int, help="decoding processes (default: all CPUs)")
-    t.add_argument("--quiet", action="store_true", help="no progress output")
+    add_seed(t, None, "override the config's seed")
+    add_protocol(t)
+    add_device(t)
+    add_workers(t)
+    add_quiet(t)
     t.set_defaults(func=cmd_train_anonymizer)
 
     s = sub.add_parser("strips", help="draw frame strips of one sequence, original and anonymized (Figs. 8, 17, 18)")
@@ -82,39 +91,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_anonymize(args: argparse.Namespace) -> int:
-    from baselines.base import load_anonymizer, make_config
-    from benchmark.anonymized import anonymize_dataset
-    from benchmark.protocol import check_training_subjects, load_protocol, protocol_groups
-    from benchmark.registry import ANONYMIZERS, load_plugin_declarations
+    from benchmark.anonymizer import anonymizer_class
+    from benchmark.steps import anonymize, prepare_anonymizer
 
-    load_plugin_declarations()
-    trainable = ANONYMIZERS.entry(args.name).meta.get("trainable", False)
-    if args.ckpt is None and trainable:
-        raise ValueError(f"{args.name} is trainable: pass --ckpt with a checkpoint from "
-                         f"`gaitbench train anonymizer {args.name}`")
-    if args.ckpt is not None:
-        if args.config is not None:
-            raise ValueError("--config applies to untrained methods only; the checkpoint holds its config")
-        anon = load_anonymizer(args.ckpt)
-        if anon.name != args.name:
-            raise ValueError(f"checkpoint {args.ckpt} holds anonymizer {anon.name!r}, not {args.name!r}")
-    else:
-        anon = ANONYMIZERS.get(args.name)(make_config(args.name, args.config))
-    anon.to(args.device)
-    protocol = load_protocol(args.protocol)
-    groups = protocol_groups(args.data, protocol)
-    check_training_subjects(f"anonymizer {anon.name} ({args.ckpt})", (anon.training or {}).get("subjects"),
-                            groups.get(protocol.test_group, []))
-    subjects = args.subjects
-    if subjects is None:
-        group = args.group or protocol.test_group
-        if group not in groups:
-            raise ValueError(f"protocol {protocol.name!r} has no group {group!r} (groups: {', '.join(groups)})")
-        subjects = groups[group]
-    conditions = args.conditions or [c for conds in protocol.probes.values() for c in conds]
-    record = anonymize_dataset(
-        anon, args.data, args.out, subjects=subjects, conditions=conditions, views=args.views or protocol.views,
-        seed=args.seed, videos=False if args.no_videos else "auto", checkpoint=args.ckpt, progress=not args.quiet,
+    config = None
+    if args.config is not None or args.settings:
+        if args.ckpt is not None:
+            raise ValueError("--config and --set apply to untrained methods only; the checkpoint holds its config")
+        config = anonymizer_class(args.name).make_config(args.config, **settings(args.settings))
+    anon = prepare_anonymizer(args.name, checkpoint=args.ckpt, config=config).to(args.device)
+    record = anonymize(
+        anon, args.data, args.out, protocol=args.protocol, group=args.group, subjects=args.subjects,
+        conditions=args.conditions, views=args.views, seed=args.seed, videos=False if args.no_videos else "auto",
+        checkpoint=args.ckpt, progress=not args.quiet,
     )
     fps = record["frames_per_second"]
     print(f"anonymized {record['sequences']} sequences ({record['frames']} frames; {record['written_sequences']} "
@@ -123,14 +112,15 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
 
 
 def cmd_train_anonymizer(args: argparse.Namespace) -> int:
-    from baselines import train
-    from baselines.base import make_config
+    from benchmark.anonymizer import anonymizer_class
+    from benchmark.steps import train_anonymizer
 
-    config = make_config(args.name, args.config, alpha=args.alpha, epochs=args.epochs, gn_epochs=args.gn_epochs,
-                         seed=args.seed)
+    config = anonymizer_class(args.name).make_config(args.config, **{
+        **settings(args.settings), **({"epochs": args.epochs} if args.epochs else {}),
+        **({"seed": args.seed} if args.seed is not None else {})})
     began = time.perf_counter()
-    anon = train.train_anonymizer(args.name, args.data, args.out, protocol=args.protocol, config=config,
-                                  device=args.device, workers=args.workers, progress=not args.quiet)
+    anon = train_anonymizer(args.name, args.data, args.out, protocol=args.protocol, config=config,
+                            device=args.device, workers=args.workers, progress=not args.quiet)
     training = anon.training or {}
     epochs = f"{training['epochs']} epochs, " if "epochs" in training else ""
     print(f"trained {args.name}: {epochs}training {training.get('seconds', 0.0):.1f} s, total "
@@ -154,7 +144,7 @@ def _load_key(root: str, key: str) -> GaitSequence:
 
 
 def cmd_strips(args: argparse.Namespace) -> int:
-    from reports.strips import frame_strips, write_png, xor_strip
+    from benchmark.strips import frame_strips, write_png, xor_strip
 
     original = _load_key(args.original, args.key)
     rows = [("original", original)] + [(label, _load_key(root, args.key)) for label, root in args.anonymized]

@@ -7,26 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.cli import non_negative_int, positive_int
+from benchmark.cli.args import add_conditions, add_seed, add_views, add_workers, positive_int
 from benchmark.synth import NOISE_MODELS, PRESET_NAMES
-from benchmark.types import CASIA_VIEWS
-
-
-def _views(text: str) -> tuple[int, ...]:
-    try:
-        views = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"views must be comma-separated degrees like 0,90,180; got {text!r}") from None
-    bad = [v for v in views if v not in CASIA_VIEWS]
-    if bad or not views:
-        raise argparse.ArgumentTypeError(f"views must be among {list(CASIA_VIEWS)}, got {text!r}")
-    return views
-
-
-def _conditions(text: str) -> tuple[str, ...]:
-    return tuple(c.strip() for c in text.split(",") if c.strip())
-
-
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,10 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", required=True, choices=PRESET_NAMES, help="ci (tiny), quick (40 people), full (124)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--subjects", type=positive_int, help="number of people (default: the preset's)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="world seed (default 0)")
-    p.add_argument("--workers", type=positive_int, help="processes (default: all cores)")
-    p.add_argument("--views", type=_views, help="comma-separated subset of views (default: the preset's)")
-    p.add_argument("--conditions", type=_conditions, help="comma-separated, e.g. nm-01,bg-01 (default: preset's)")
+    add_seed(p, 0, "world seed")
+    add_workers(p, "processes")
+    add_views(p, "the preset's")
+    add_conditions(p, "the preset's")
     p.add_argument("--noise", choices=NOISE_MODELS, help="segmentation noise on the silhouettes (default none)")
     p.add_argument("--no-videos", action="store_true", help="write silhouettes only")
     p.set_defaults(func=cmd_synth)
@@ -64,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fit-for-purpose figures: GEI nearest-neighbour rank-1 per view for nm/bg/cl probes",
     )
     p.add_argument("world", help="folder written by 'gaitbench synth' (the quick preset is the reference)")
-    p.add_argument("--workers", type=positive_int, help="processes for reading (default: all cores)")
+    add_workers(p, "processes for reading")
     p.set_defaults(func=cmd_check)
 
 

@@ -10,8 +10,18 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.cli import positive_int
-from benchmark.training import add_train_command
+from benchmark.cli.args import (
+    add_cache,
+    add_device,
+    add_protocol,
+    add_quiet,
+    add_seed,
+    add_settings,
+    add_train_command,
+    add_workers,
+    positive_int,
+    settings,
+)
 
 
 def _ks(text: str) -> tuple[int, ...]:
@@ -25,11 +35,11 @@ def _ks(text: str) -> tuple[int, ...]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--protocol", default="paper", help="bundled protocol (paper, lt) or a TOML file (default paper)")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--cache", help="decoded-silhouette cache (default $GAITBENCH_CACHE/normalized)")
-    p.add_argument("--workers", type=positive_int, help="decoding processes (default: all CPUs)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_protocol(p)
+    add_device(p)
+    add_cache(p)
+    add_workers(p)
+    add_quiet(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,9 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", metavar="NAME", help="a registered recognizer (gaitbench ls recognizers)")
     p.add_argument("--data", required=True, help="CASIA-B silhouette tree or synthetic world folder (clean data)")
     p.add_argument("--out", required=True, help="checkpoint file to write (.npz)")
-    p.add_argument("--config", help="TOML file with the recognizer's settings (unknown keys are errors)")
+    add_settings(p, "recognizer")
     p.add_argument("--epochs", type=positive_int, help="override the config's number of epochs")
-    p.add_argument("--seed", type=int, help="override the config's seed")
+    add_seed(p, None, "override the config's seed")
     _common(p)
     p.set_defaults(func=cmd_train)
 
@@ -78,9 +88,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from recognizers.train import make_config, train_recognizer
+    from benchmark.recognizer import recognizer_class
+    from benchmark.steps import train_recognizer
 
-    config = make_config(args.name, args.config, epochs=args.epochs, seed=args.seed)
+    config = recognizer_class(args.name).make_config(args.config, **{
+        **settings(args.settings), **({"epochs": args.epochs} if args.epochs else {}),
+        **({"seed": args.seed} if args.seed is not None else {})})
     began = time.perf_counter()
     rec = train_recognizer(
         args.name, args.data, args.out, protocol=args.protocol, config=config, device=args.device,
@@ -110,22 +123,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -> int:
-    from benchmark.evaluate import (
-        MATRIX_COLUMNS,
-        check_recognizer_data,
-        evaluate_recognizer,
-        format_tables,
-        load_eval_sets,
-        unusable_counts,
-    )
-    from benchmark.io import atomic_path
+    from benchmark.evaluate import format_tables, load_eval_sets, unusable_counts
     from benchmark.protocol import load_protocol
+    from benchmark.recognizer import load_recognizer
     from benchmark.record import write_run_record
-    from benchmark.registry import RECOGNIZERS
     from benchmark.results import write_csv
     from benchmark.sequences import default_cache_dir
     from benchmark.shard import rank_zero_first
-    from recognizers.base import load_recognizer
+    from benchmark.steps import evaluate, write_view_matrix
 
     protocol = load_protocol(args.protocol)
     probes_root = args.probes or args.gallery
@@ -136,8 +141,6 @@ def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -
     if len(set(names)) != len(names):
         raise ValueError(f"two checkpoints of the same recognizer ({names}); evaluate them in separate runs")
     cache = args.cache or default_cache_dir()
-    import pandas as pd
-
     rows, records, sets_by_spec = [], [], {}
     for rec, path in zip(recs, args.ckpt, strict=True):
         began = time.perf_counter()
@@ -146,15 +149,10 @@ def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -
                 sets_by_spec[rec.spec] = load_eval_sets(
                     args.gallery, probes_root, protocol, rec.spec, cache_dir=cache, workers=args.workers
                 )
-        sets = sets_by_spec[rec.spec]
-        check_recognizer_data(rec, sets.test_subjects, args.gallery)
-        pairwise = RECOGNIZERS.entry(rec.name).meta.get("pairwise", False)
-        cross = args.cross_view == "yes" or (args.cross_view == "auto" and not (pairwise and _on_cpu(device)))
-        r, m = evaluate_recognizer(
-            rec, sets, method=method, parameters=args.parameters, views=protocol.views, ks=args.k, cross_view=cross
-        )
-        rows += r
-        records += m
+        result = evaluate(rec, args.gallery, probes_root, protocol, method=method, parameters=args.parameters,
+                          ks=args.k, cross_view=args.cross_view, sets=sets_by_spec[rec.spec])
+        rows += result.rows
+        records += result.matrices
         if not args.quiet and rank == 0:
             shards = f" in {world} processes" if world > 1 else ""
             print(f"[evaluate] {rec.name} ({path}): {time.perf_counter() - began:.1f} s{shards}", file=sys.stderr)
@@ -163,9 +161,7 @@ def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -
     frame = write_csv(rows, args.out)
     out = Path(args.out)
     if records:
-        matrix = pd.DataFrame(records, columns=list(MATRIX_COLUMNS))
-        with atomic_path(out.with_name(out.stem + ".view_matrix.csv"), suffix=".csv") as tmp:
-            matrix.to_csv(tmp, index=False, float_format="%.6g")
+        write_view_matrix(out.with_name(out.stem + ".view_matrix.csv"), records)
     write_run_record(
         out.with_name(out.stem + ".run.json"),
         protocol=protocol.name,
@@ -173,15 +169,10 @@ def _evaluate(args: argparse.Namespace, device: str, *, rank: int, world: int) -
         probes=str(probes_root),
         method=method,
         parameters=args.parameters,
-        checkpoints=[{"path": str(p), **r.meta()} for p, r in zip(args.ckpt, recs, strict=True)],
+        checkpoints=[{"path": str(p), "recognizer": r.name, **r.checkpoint_record()}
+                     for p, r in zip(args.ckpt, recs, strict=True)],
         processes=world,
         unusable_probes={r.name: unusable_counts(sets_by_spec[r.spec]) for r in recs},  # no usable frame: misses
     )
     print(format_tables(frame, args.k))
     return 0
-
-
-def _on_cpu(device: str) -> bool:
-    from benchmark.training import select_device
-
-    return select_device(device).type == "cpu"

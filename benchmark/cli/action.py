@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.cli import non_negative_int, positive_int
+from benchmark.cli.args import add_device, add_quiet, add_seed, add_workers, non_negative_int, positive_int
 
 DEFAULT_CLIPS = 600
 DEFAULT_EPOCHS = 30
@@ -54,16 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"training epochs (default {DEFAULT_EPOCHS})")
     p.add_argument("--data-dir", type=Path, help="dataset folder (default $GAITBENCH_CACHE/synth-actions/"
                    "seedS-clipsN-subjectsP)")
-    p.add_argument("--workers", type=positive_int, default=1, help="rendering processes (default 1)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="dataset and training seed (default 0)")
+    add_workers(p, "rendering processes", default=1)
+    add_seed(p, 0, "dataset and training seed")
     p.add_argument("--size", type=_size, default=(120, 160), help="rendered frame size HxW (default 120x160)")
     p.add_argument("--width", type=positive_int, default=32, help="channels of the first Conv3d (default 32)")
     p.add_argument("--crop", type=positive_int, default=64,
                    help="network input size: frames resized to this shorter side, centre-cropped (default 64)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="clips per training batch (default 16)")
     p.add_argument("--holdout", type=float, default=0.2, help="fraction of people held out (default 0.2)")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_device(p)
+    add_quiet(p)
     p.set_defaults(func=cmd_action_model)
 
 

@@ -9,24 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def parse_subjects(text: str) -> list[str]:
-    """``"001-074,080"`` -> ``["001", ..., "074", "080"]``; ranges are inclusive."""
-    out: list[str] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        lo, sep, hi = part.partition("-")
-        if sep:
-            if not (lo.isdigit() and hi.isdigit()) or int(lo) > int(hi):
-                raise ValueError(f"subject range {part!r} must look like 001-074")
-            out += [f"{i:03d}" for i in range(int(lo), int(hi) + 1)]
-        else:
-            out.append(part)
-    return out
-
-
-def parse_list(text: str) -> list[str]:
-    """``"nm-01,bg"`` -> ``["nm-01", "bg"]``."""
-    return [p.strip() for p in text.split(",") if p.strip()]
+from benchmark.cli.args import add_conditions, add_subjects, add_views, add_workers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,9 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("root", metavar="ROOT", help="the silhouette tree")
-    p.add_argument("--subjects", type=parse_subjects, help="e.g. 001-074,080 (default: those in the tree)")
-    p.add_argument("--conditions", type=parse_list, help="e.g. nm-01,bg,cl-02 (default: all ten)")
-    p.add_argument("--views", type=parse_list, help="e.g. 0,90,180 (default: 000..180 step 18)")
+    add_subjects(p, "those in the tree")
+    add_conditions(p, "all ten")
+    add_views(p, "000..180 step 18")
     p.add_argument("--csv", metavar="FILE", help="also write one row per sequence to FILE")
     p.add_argument("--min-pixels", type=int, help="a frame with fewer foreground pixels is empty (default 40)")
     p.add_argument(
@@ -54,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="largest fraction of missing/empty/corrupt sequences in a usable tree (default 0.1)",
     )
-    p.add_argument("--workers", type=int, help="worker processes (default: all CPUs)")
+    add_workers(p, "worker processes")
     p.add_argument("--show", type=int, default=20, help="list at most this many problems (default 20)")
     p.set_defaults(func=cmd_check)
 

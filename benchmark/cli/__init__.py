@@ -1,4 +1,9 @@
-"""The ``gaitbench`` command line. Each command lives in its own module that exposes ``register(subparsers)``."""
+"""The ``gaitbench`` command line: the only layer that parses arguments and prints, imported by nothing.
+
+Each module of this package adds its commands with ``register(subparsers)``, built from the shared options of
+:mod:`benchmark.cli.args`; the work itself is done by library functions (:mod:`benchmark.steps`, the runner, the
+reports), so a command and a run compute the same thing.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +14,10 @@ import sys
 from collections.abc import Sequence
 
 # Modules that add sub-commands; each has ``register(subparsers)`` and sets ``func`` on its parser.
-COMMAND_MODULES: tuple[str, ...] = (
-    "benchmark.commands",
-    "benchmark.data.cli",
-    "benchmark.perf",
-    "benchmark.demo",
-    "benchmark.synth.cli",
-    "benchmark.recognize_cli",
-    "benchmark.anonymize_cli",
-    "benchmark.score_cli",
-    "benchmark.action_cli",
-    "benchmark.run_cli",
-    "benchmark.survey_cli",
-    "benchmark.report_cli",
-    "benchmark.gate_cli",
-)
-
-
-def _int_at_least(minimum: int, text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    return _int_at_least(1, text, "a positive integer")
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    return _int_at_least(0, text, "an integer >= 0")
+COMMAND_MODULES: tuple[str, ...] = tuple(f"benchmark.cli.{name}" for name in (
+    "general", "data", "perf", "demo", "synth", "recognize", "anonymize", "score", "action", "run", "survey",
+    "report", "gate",
+))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,14 +9,21 @@ when the command runs, so building the parser stays cheap.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.cli import positive_int
-from benchmark.data.cli import parse_list, parse_subjects
+from benchmark.cli.args import (
+    add_cache,
+    add_conditions,
+    add_device,
+    add_protocol,
+    add_quiet,
+    add_views,
+    add_workers,
+    parse_subjects,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,20 +75,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="TOML settings of a scorer (unknown keys are errors)")
     p.add_argument("--recognizer", action="append", default=[], metavar="CKPT",
                    help="recognizer checkpoint whose embeddings give the Fréchet distance (needs --original)")
-    p.add_argument("--protocol", default="paper", help="bundled protocol (paper, lt) or a TOML file (default paper)")
+    add_protocol(p)
     who = p.add_mutually_exclusive_group()
     who.add_argument("--group", help="protocol subject group to score (default: its test group)")
     who.add_argument("--subjects", type=parse_subjects, help="e.g. 001-074,080 instead of a group")
-    p.add_argument("--conditions", type=parse_list, help="e.g. nm-05,bg (default: the protocol's probes)")
-    p.add_argument("--views", type=parse_list, help="e.g. 0,90 (default: the protocol's views)")
+    add_conditions(p, "the protocol's probes")
+    add_views(p, "the protocol's views")
     p.add_argument("--method", help="anonymizer that made --data (default: from DATA/anonymization.json, "
                    "else identity)")
     p.add_argument("--parameters", help="its parameters, e.g. alpha=0.3 (default: from anonymization.json)")
     p.add_argument("--out", required=True, help="results CSV to write")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--cache", help="decoded-silhouette cache for recognizers (default $GAITBENCH_CACHE/normalized)")
-    p.add_argument("--workers", type=positive_int, help="decoding processes for recognizers (default: all CPUs)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_device(p)
+    add_cache(p)
+    add_workers(p, "decoding processes for recognizers")
+    add_quiet(p)
     p.set_defaults(func=cmd_score)
 
 
@@ -145,14 +152,13 @@ def _device(text: str) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from benchmark.config import load_toml
     from benchmark.protocol import load_protocol
+    from benchmark.recognizer import load_recognizer
     from benchmark.record import write_run_record
     from benchmark.registry import SCORERS, load_plugin_declarations
     from benchmark.results import write_csv
-    from benchmark.scoring import score_dataset
     from benchmark.sequences import default_cache_dir
-    from recognizers.base import load_recognizer
+    from benchmark.steps import score
 
     load_plugin_declarations()
     names = list(args.scorer)
@@ -174,18 +180,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     protocol = load_protocol(args.protocol)
     subjects = _subjects(args, protocol, record)
     conditions = args.conditions or [c for conds in protocol.probes.values() for c in conds]
-    views = sorted({int(v) for v in args.views}) if args.views else list(protocol.views)
+    views = sorted(set(args.views)) if args.views else list(protocol.views)
 
     device = _device(args.device) if names or args.recognizer else "cpu"
     scorers = []
     for name in names:
         cls = SCORERS.get(name)
-        config = load_toml(cls.Config, configs[name]) if name in configs else None
-        scorers.append(cls(config).to(device))
+        scorers.append(cls(cls.make_config(configs.get(name))).to(device))
     recs = [load_recognizer(path).to(device) for path in args.recognizer]
 
     began = time.perf_counter()
-    result = score_dataset(
+    result = score(
         args.data, subjects=subjects, conditions=conditions, views=views, method=method, parameters=parameters,
         scorers=scorers, original=args.original, recognizers=recs, cache_dir=args.cache or default_cache_dir(),
         workers=args.workers, progress=not args.quiet,
@@ -201,10 +206,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         parameters=parameters,
         selection={"subjects": sorted(subjects), "conditions": list(conditions), "views": views},
         sequences=result.sequences,
-        scorers=[{"name": s.name, "level": s.level, "label": s.label,
-                  "config": json.loads(json.dumps(dataclasses.asdict(s.config), default=str))}
-                 for s in scorers],
-        recognizers=[{"path": str(p), **r.meta()} for p, r in zip(args.recognizer, recs, strict=True)],
+        scorers=[{"name": s.name, "level": s.level, "label": s.label, "config": s.config_record()} for s in scorers],
+        recognizers=[{"path": str(p), "recognizer": r.name, **r.checkpoint_record()}
+                     for p, r in zip(args.recognizer, recs, strict=True)],
         temporal_undefined=list(result.temporal_undefined),
         seconds=round(time.perf_counter() - began, 3),
     )

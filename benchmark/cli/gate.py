@@ -12,7 +12,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from benchmark.cli import non_negative_int, positive_int
+from benchmark.cli.args import non_negative_int, positive_int
 
 
 def _tolerance(text: str) -> list[tuple[str | None, float]]:

@@ -16,21 +16,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmark.cli import non_negative_int, positive_int
-from benchmark.data.cli import parse_list
+from benchmark.cli.args import add_conditions, add_seed, add_views, non_negative_int, positive_int
 
 C = TypeVar("C")
-
-
-def _views(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in parse_list(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"views must be integers in degrees, e.g. 0,90,180; got {text!r}") from None
-
-
-def _conditions(text: str) -> tuple[str, ...]:
-    return tuple(parse_list(text))
 
 
 def _fraction(text: str) -> float:
@@ -70,9 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--references", type=non_negative_int,
                    help="hidden reference clips (default: one per view when the original is given)")
     p.add_argument("--anchors", type=non_negative_int, help="anchor clips (default 4)")
-    p.add_argument("--views", type=_views, help="e.g. 0,90,180 (default: views all test datasets have)")
-    p.add_argument("--conditions", type=_conditions, help="e.g. nm or nm-05,nm-06 (default: all)")
-    p.add_argument("--seed", type=int, help="seed of the stimulus choice and anchors (default 0)")
+    add_views(p, "views all test datasets have")
+    add_conditions(p, "all")
+    add_seed(p, None, "seed of the stimulus choice and anchors; default 0 unless --config sets it")
     p.add_argument("--codec", choices=("auto", "h264", "vp9"), help="clip codec (default auto: H.264, else VP9)")
     p.add_argument("--crf", type=int, help="encoder quality, 0..51, lower is better (default 20)")
     p.set_defaults(func=cmd_build)
@@ -107,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-completion", type=_fraction,
                    help="drop raters who rated fewer than this fraction of the clips (default 0.5)")
     p.add_argument("--boot", type=positive_int, help="bootstrap replicates per cell (default 2000)")
-    p.add_argument("--seed", type=int, help="bootstrap seed (default 0)")
+    add_seed(p, None, "bootstrap seed; default 0 unless --config sets it")
     p.set_defaults(func=cmd_analyze)
 
 

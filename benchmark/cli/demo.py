@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.cli.args import add_seed, positive_int
 from benchmark.io import atomic_path, write_json
 
 
@@ -79,15 +80,13 @@ def run(out_dir: Path, seed: int, frames: int, amplitude: float) -> dict[str, ob
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the contour / colourisation pipeline on a generated walker")
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=int, default=60)
+    add_seed(p, 0, "walker and perturbation seed")
+    p.add_argument("--frames", type=positive_int, default=60, help="frames of the walk (default 60)")
     p.add_argument("--amplitude", type=float, default=4.0, help="perturbation amplitude in pixels (default 4)")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {args.frames}")
     summary = run(args.out, args.seed, args.frames, args.amplitude)
     for key, value in summary.items():
         print(f"{key:<28} {value:.4g}" if isinstance(value, float) else f"{key:<28} {value}")

@@ -1,23 +1,20 @@
-"""The interface every recognizer implements, and its checkpoint files.
+"""The interface every recognizer implements.
 
 A recognizer is trained on labelled sequences (:meth:`Recognizer.fit`), turns sequences into embeddings
 (:meth:`Recognizer.embed`) and compares two sets of embeddings into a probe x gallery distance matrix
 (:meth:`Recognizer.compare`; smaller = more alike). Embedding once and comparing blocks keeps evaluation cheap:
 the per-view blocks of the protocol reuse one embedding of the gallery.
 
-**Checkpoints** are ``.npz`` files read with ``allow_pickle=False`` (loading one never runs code). They hold the
-recognizer's arrays plus a JSON record ``__meta__``: format version, recognizer name, its config, input size,
-the training-data fingerprint (:func:`benchmark.sequences.training_fingerprint`), the gaitbench version and the
-training figures. :meth:`Recognizer.load` refuses, with the reason and what to do, a file of another recognizer,
-format or gaitbench version (same major.minor required), input size or fingerprint, and arrays whose shapes
-do not fit the model its config builds.
+Config, device and checkpoints come from :class:`benchmark.plugin.Plugin`. A recognizer's checkpoint also records
+its input size, and its training record the training-data fingerprint
+(:func:`benchmark.sequences.training_fingerprint`): :meth:`Recognizer.load` refuses, with the reason and what to
+do, a file whose input size or fingerprint is not the one asked for.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -26,17 +23,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark import __version__
-from benchmark.checkpoints import CHECKPOINT_FORMATS, CheckpointError, write_checkpoint
-from benchmark.checkpoints import read_checkpoint as read_npz_checkpoint
-from benchmark.config import ConfigError, from_mapping
+from benchmark.checkpoints import CheckpointError
+from benchmark.plugin import Plugin
 from benchmark.sequences import Embedding, InputSpec, Sequences
 from benchmark.training import FitOptions
 
-CHECKPOINT_FORMAT = CHECKPOINT_FORMATS["recognizer"]
 
-
-class Recognizer(abc.ABC):
+class Recognizer(Plugin):
     """Base class of gait recognizers; subclasses set ``name``, ``Config`` and implement the abstract methods.
 
     Parameters
@@ -45,20 +38,15 @@ class Recognizer(abc.ABC):
         The recognizer's frozen config (defaults when None).
     """
 
-    name: ClassVar[str]
-    Config: ClassVar[type]
+    kind: ClassVar[str] = "recognizer"
+    kind_base: ClassVar[bool] = True
+    trainable: ClassVar[bool] = True
+    required_config: ClassVar[tuple[str, ...]] = ("height", "width")
+    required_attributes: ClassVar[tuple[str, ...]] = ("input_kind",)
+    #: True for a recognizer that compares pairs of sequences (slow on a CPU: a run skips its cross-view matrix)
+    pairwise: ClassVar[bool] = False
     #: what :attr:`spec` reads: ``"gei"`` (one GEI per sequence) or ``"frames"`` (the normalised silhouettes)
     input_kind: ClassVar[str]
-
-    def __init__(self, config: Any = None) -> None:
-        if config is None:
-            config = self.Config()
-        if not isinstance(config, self.Config):
-            raise TypeError(f"{self.name} needs a {self.Config.__name__}, got {type(config).__name__}")
-        self.config: Any = config
-        self.device = "cpu"
-        #: filled by fit: training-data fingerprint, epochs, timings (saved in the checkpoint)
-        self.training: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ what subclasses implement
 
@@ -115,104 +103,45 @@ class Recognizer(abc.ABC):
         """``compare(embed(gallery), embed(probes))``: ``float64 (P, G)``."""
         return self.compare(self.embed(gallery), self.embed(probes))
 
-    def to(self, device: str) -> Recognizer:
-        """Run embedding and comparison on ``device`` (torch recognizers; numpy ones stay on the CPU)."""
-        self.device = device
-        return self
-
     def _check_fitted(self) -> None:
         if self.training is None:
             raise RuntimeError(f"{self.name} is not trained: call fit() or load a checkpoint first")
 
     # ------------------------------------------------------------------ checkpoints
 
-    def meta(self) -> dict[str, Any]:
-        return {
-            "format": "gaitbench-recognizer",
-            "format_version": CHECKPOINT_FORMAT,
-            "recognizer": self.name,
-            "gaitbench_version": __version__,
-            "config": json.loads(json.dumps(dataclasses.asdict(self.config), default=str)),
-            "input": dataclasses.asdict(self.spec),
-            "training": self.training,
-        }
+    def checkpoint_record(self) -> dict[str, Any]:
+        return {**super().checkpoint_record(), "input": dataclasses.asdict(self.spec)}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the checkpoint atomically (``.npz``); returns its path."""
         self._check_fitted()
-        arrays, extra = self.state()
-        return write_checkpoint(path, {**self.meta(), "extra": extra}, arrays)
+        return super().save(path)
 
-    @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
+    def check_checkpoint(  # type: ignore[override]  # a kind's checks are its own keyword arguments
+        self,
+        path: Path,
+        meta: Mapping[str, Any],
         *,
         input_size: tuple[int, int] | None = None,
         fingerprint: Mapping[str, Any] | None = None,
-    ) -> Recognizer:
-        """Read a checkpoint written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : path
-        input_size : (height, width), optional
-            Refuse a checkpoint whose model reads another size.
-        fingerprint : mapping, optional
-            Refuse a checkpoint trained on other data (compared by the fingerprint's ``sha256``).
-
-        Raises
-        ------
-        CheckpointError
-            With the reason: not a checkpoint, other format or gaitbench version, other recognizer,
-            a config this version rejects, other input size or fingerprint, arrays that do not fit.
-        """
-        path = Path(path)
-        meta, arrays = read_checkpoint(path)
-        if cls is not Recognizer and meta["recognizer"] != cls.name:
-            raise CheckpointError(
-                f"{path} holds recognizer {meta['recognizer']!r}, not {cls.name!r}; "
-                f"load it with recognizers.load_recognizer() or pass the right name"
-            )
-        if cls is Recognizer:
-            from benchmark.registry import RECOGNIZERS, load_plugin_declarations
-
-            load_plugin_declarations()
-            try:
-                target = RECOGNIZERS.get(meta["recognizer"])
-            except KeyError as exc:
-                raise CheckpointError(f"{path}: {exc.args[0]}") from None
-            loaded: Recognizer = target.load(path, input_size=input_size, fingerprint=fingerprint)
-            return loaded
-        try:
-            config: Any = from_mapping(cls.Config, meta["config"], f"{path} config")
-        except ConfigError as exc:
-            raise CheckpointError(f"{exc}; the checkpoint does not fit this gaitbench version, retrain it") from None
-        rec = cls(config)
+    ) -> None:
+        """Refuse a checkpoint whose input is not what its config builds or ``input_size`` asks for, or whose
+        training fingerprint is not ``fingerprint``'s (compared by ``sha256``)."""
         stored = InputSpec(**meta["input"])
-        if stored != rec.spec:
-            raise CheckpointError(f"{path}: its record says input {stored}, its config builds {rec.spec}")
+        if stored != self.spec:
+            raise CheckpointError(f"{path}: its record says input {stored}, its config builds {self.spec}")
         if input_size is not None and tuple(input_size) != (stored.height, stored.width):
             raise CheckpointError(
-                f"{path}: {cls.name} reads {stored.height}x{stored.width} inputs, "
+                f"{path}: {self.name} reads {stored.height}x{stored.width} inputs, "
                 f"{input_size[0]}x{input_size[1]} were asked for"
             )
-        training = meta.get("training") or {}
         if fingerprint is not None:
-            have = (training.get("fingerprint") or {}).get("sha256")
+            have = ((meta.get("training") or {}).get("fingerprint") or {}).get("sha256")
             if have != fingerprint.get("sha256"):
                 raise CheckpointError(
                     f"{path} was trained on other data (fingerprint {have}, expected {fingerprint.get('sha256')}); "
                     "retrain it on this data"
                 )
-        rec.set_state(arrays, meta.get("extra") or {})
-        rec.training = training
-        return rec
-
-
-def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The meta record and arrays of a recognizer checkpoint, with format and version checked."""
-    return read_npz_checkpoint(path, "recognizer", "gaitbench train recognizer")
 
 
 def load_recognizer(
@@ -221,5 +150,18 @@ def load_recognizer(
     input_size: tuple[int, int] | None = None,
     fingerprint: Mapping[str, Any] | None = None,
 ) -> Recognizer:
-    """Load any recognizer's checkpoint: the class is looked up in the registry by the name it records."""
+    """Load any recognizer's checkpoint: the class is looked up in the registry by the name it records.
+
+    ``input_size`` (height, width) refuses a checkpoint whose model reads another size; ``fingerprint`` one
+    trained on other data. Raises :class:`CheckpointError` with the reason.
+    """
     return Recognizer.load(path, input_size=input_size, fingerprint=fingerprint)
+
+
+def recognizer_class(name: str) -> type[Recognizer]:
+    """The registered class; unknown names raise ``KeyError`` with "did you mean"."""
+    from benchmark.registry import RECOGNIZERS, load_plugin_declarations
+
+    load_plugin_declarations()
+    cls: type[Recognizer] = RECOGNIZERS.get(name)
+    return cls

@@ -18,11 +18,13 @@ from benchmark.cli.args import (
     add_seed,
     add_settings,
     add_train_command,
+    add_training,
     add_views,
     add_workers,
     parse_subjects,
     positive_int,
     settings,
+    training_config,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_views(p, "the protocol's views")
     add_seed(p, 0, "anonymization seed")
     p.add_argument("--no-videos", action="store_true", help="silhouettes only, even when colour videos exist")
-    add_settings(p, "untrained method (trained ones take theirs from --ckpt)")
+    add_settings(p, "untrained method")  # a trained one takes its settings from --ckpt
     add_device(p)
     add_quiet(p)
     p.set_defaults(func=cmd_anonymize)
@@ -66,12 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train an anonymizer on the protocol's training groups",
         description="Train NAME on --data (the protocol's groups for its networks) and write the checkpoint --out.",
     )
-    t.add_argument("name", metavar="NAME", help="a trainable anonymizer (gaitbench ls anonymizers)")
-    t.add_argument("--data", required=True, help="clean CASIA-B tree or synthetic world folder")
-    t.add_argument("--out", required=True, help="checkpoint file to write (.npz)")
-    add_settings(t, "method")
-    t.add_argument("--epochs", type=positive_int, help="override the config's number of epochs")
-    add_seed(t, None, "override the config's seed")
+    add_training(t, "anonymizer")
     add_protocol(t)
     add_device(t)
     add_workers(t)
@@ -115,9 +112,7 @@ def cmd_train_anonymizer(args: argparse.Namespace) -> int:
     from benchmark.anonymizer import anonymizer_class
     from benchmark.steps import train_anonymizer
 
-    config = anonymizer_class(args.name).make_config(args.config, **{
-        **settings(args.settings), **({"epochs": args.epochs} if args.epochs else {}),
-        **({"seed": args.seed} if args.seed is not None else {})})
+    config = training_config(anonymizer_class(args.name), args)
     began = time.perf_counter()
     anon = train_anonymizer(args.name, args.data, args.out, protocol=args.protocol, config=config,
                             device=args.device, workers=args.workers, progress=not args.quiet)

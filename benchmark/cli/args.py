@@ -166,6 +166,25 @@ def add_settings(p: Any, what: str) -> None:
                    help=f"override one of the {what}'s settings, e.g. --set epochs=5 (repeat for several)")
 
 
+def add_training(p: Any, kind: str) -> None:
+    """The options of every ``train KIND`` command: NAME, --data, --out, --config / --set, --epochs, --seed."""
+    p.add_argument("name", metavar="NAME", help=f"a registered {kind} (gaitbench ls {kind}s)")
+    p.add_argument("--data", required=True, help="clean CASIA-B tree or synthetic world folder")
+    p.add_argument("--out", required=True, help="checkpoint file to write (.npz)")
+    add_settings(p, kind)
+    p.add_argument("--epochs", type=positive_int, help="override the config's number of epochs")
+    add_seed(p, None, "override the config's seed")
+
+
+def training_config(cls: Any, args: argparse.Namespace) -> Any:
+    """The config of a ``train KIND`` command: defaults, --config, --set, then --epochs and --seed."""
+    overrides = settings(args.settings)
+    for key in ("epochs", "seed"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    return cls.make_config(args.config, **overrides)
+
+
 def add_train_command(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """The sub-commands of ``gaitbench train`` (``train recognizer``, ``train anonymizer``, ...).
 

@@ -15,12 +15,10 @@ from benchmark.cli.args import (
     add_device,
     add_protocol,
     add_quiet,
-    add_seed,
-    add_settings,
     add_train_command,
+    add_training,
     add_workers,
-    positive_int,
-    settings,
+    training_config,
 )
 
 
@@ -51,12 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "checkpoint --out. A per-epoch state is kept at OUT.state.pt: rerunning the command after an "
         "interruption resumes from the last finished epoch.",
     )
-    p.add_argument("name", metavar="NAME", help="a registered recognizer (gaitbench ls recognizers)")
-    p.add_argument("--data", required=True, help="CASIA-B silhouette tree or synthetic world folder (clean data)")
-    p.add_argument("--out", required=True, help="checkpoint file to write (.npz)")
-    add_settings(p, "recognizer")
-    p.add_argument("--epochs", type=positive_int, help="override the config's number of epochs")
-    add_seed(p, None, "override the config's seed")
+    add_training(p, "recognizer")
     _common(p)
     p.set_defaults(func=cmd_train)
 
@@ -91,9 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.recognizer import recognizer_class
     from benchmark.steps import train_recognizer
 
-    config = recognizer_class(args.name).make_config(args.config, **{
-        **settings(args.settings), **({"epochs": args.epochs} if args.epochs else {}),
-        **({"seed": args.seed} if args.seed is not None else {})})
+    config = training_config(recognizer_class(args.name), args)
     began = time.perf_counter()
     rec = train_recognizer(
         args.name, args.data, args.out, protocol=args.protocol, config=config, device=args.device,

@@ -37,9 +37,9 @@ from benchmark.io import write_json
 #: code version of each stage kind; part of every key of that kind
 STAGE_VERSIONS: dict[str, int] = {
     "world": 1,
-    "action-model": 1,
-    "recognizer": 2,
-    "train": 1,
+    "action-model": 2,  # 2: the one checkpoint format (model.npz)
+    "recognizer": 3,  # 3: the one checkpoint format
+    "train": 2,  # 2: the one checkpoint format
     "anonymize": 1,
     "evaluate": 2,
     "score": 2,

@@ -113,9 +113,9 @@ def anonymize_dataset(
         Raises ``ValueError`` when ``out_root`` holds another anonymization, or naming the sequence and file
         that could not be read.
     """
-    from benchmark.data.casia import CasiaB
+    from benchmark.data.casia import CasiaB, write_silhouettes
     from benchmark.evaluate import run_record
-    from benchmark.synth.world import background_path, sequence_dir, video_path, write_silhouettes, write_video
+    from benchmark.synth.world import background_path, sequence_dir, silhouette_root, video_path, write_video
 
     if videos not in ("auto", True, False):
         raise ValueError(f"videos must be 'auto', True or False, got {videos!r}")
@@ -159,7 +159,8 @@ def anonymize_dataset(
             anon = anonymizer.anonymize(seq, seed)
             if anon.frames is not None:
                 write_video(video, anon.frames, fps=seq.fps)
-            write_silhouettes(folder, ref.key, anon.silhouettes)  # last: the folder marks the sequence done
+            # last: the folder marks the sequence done
+            write_silhouettes(silhouette_root(out), ref.subject, ref.condition, ref.view, anon.silhouettes)
             written, written_frames = written + 1, written_frames + seq.num_frames
         now = time.perf_counter() - began
         if progress and (now - last_report >= 1.0 or i + 1 == len(refs)):

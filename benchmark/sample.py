@@ -31,6 +31,8 @@ def walker(
     seed: int = 0,
     subject: str = "001",
     condition: str = "nm-01",
+    *,
+    antialias: bool = True,
 ) -> GaitSequence:
     """One side-view (90 degree) walking sequence crossing the frame from left to right.
 
@@ -42,6 +44,11 @@ def walker(
         Frame size (H, W).
     seed : int
         Body proportions, stride, cadence, colours and background texture derive from it.
+    subject, condition : str
+        The labels of the returned sequence.
+    antialias : bool
+        Smooth the figure's edges in the colour frames. False draws them with exactly the silhouettes' pixels,
+        so that a frame differs from the background precisely inside its silhouette.
 
     Returns
     -------
@@ -65,6 +72,7 @@ def walker(
     frames = np.empty((num_frames, h, w, 3), np.uint8)
     sils = np.zeros((num_frames, h, w), bool)
     ground = 0.92 * h
+    line = cv2.LINE_AA if antialias else cv2.LINE_8
     for t in range(num_frames):
         phase = phase0 + 2 * np.pi * t / period
         cx = (0.15 + 0.7 * t / max(num_frames - 1, 1)) * w
@@ -79,7 +87,7 @@ def walker(
             mask: np.ndarray = mask,
         ) -> None:
             pa, pb = tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int))
-            cv2.line(img, pa, pb, colour, max(int(thick), 1), cv2.LINE_AA)
+            cv2.line(img, pa, pb, colour, max(int(thick), 1), line)
             cv2.line(mask, pa, pb, 1, max(int(thick), 1), cv2.LINE_8)
 
         for side, colour_shift in ((1.0, 0), (-1.0, 25)):
@@ -100,7 +108,7 @@ def walker(
             limb(elbow, hand, width * 0.45, skin)
         limb(hip, shoulder, width * 1.7, shirt)
         head = shoulder + [scale * 4, -head_r * 1.5]
-        cv2.circle(img, tuple(np.round(head).astype(int)), int(head_r), skin, -1, cv2.LINE_AA)
+        cv2.circle(img, tuple(np.round(head).astype(int)), int(head_r), skin, -1, line)
         cv2.circle(mask, tuple(np.round(head).astype(int)), int(head_r), 1, -1, cv2.LINE_8)
         limb(shoulder, head, width * 0.6, skin)
         frames[t] = img

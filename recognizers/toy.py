@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from benchmark.api import InputSpec, Sequences
+from benchmark.data.casia import write_silhouettes
 
 
 def _subject_traits(subject: int, seed: int) -> np.ndarray:
@@ -99,13 +100,9 @@ def write_toy_tree(
     for s in subjects:
         for c in conditions:
             for v in views:
-                key = f"{s + 1:03d}-{c}-{v:03d}"
-                folder = root / f"{s + 1:03d}" / c / f"{v:03d}"
-                folder.mkdir(parents=True, exist_ok=True)
                 # Drawn smaller than the frame, with margins, as a camera would see the person.
                 body = toy_frames(s, c, v, frames=frames, size=(size[0] - 8, size[1] // 2), seed=seed)
-                for t, img in enumerate(body):
-                    frame = np.zeros(size, np.uint8)
-                    frame[4 : 4 + body.shape[1], size[1] // 4 : size[1] // 4 + body.shape[2]] = img
-                    cv2.imwrite(str(folder / f"{key}-{t + 1:03d}.png"), frame)
+                masks = np.zeros((frames, *size), bool)
+                masks[:, 4 : 4 + body.shape[1], size[1] // 4 : size[1] // 4 + body.shape[2]] = body > 0
+                write_silhouettes(root, f"{s + 1:03d}", c, v, masks)
     return root

@@ -12,25 +12,12 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
+from benchmark.data.casia import write_silhouettes
 from benchmark.recognizer import FitOptions, Recognizer
+from benchmark.sample import walker
 from benchmark.sequences import Embedding, Sequences
 from recognizers.linear import pairwise_euclidean
 from recognizers.toy import write_toy_tree
-
-
-def walker_mask(shape: tuple[int, int], t: int, seed: int = 0) -> np.ndarray:
-    """A small walker-like blob, ``bool (H, W)``: head, body and two legs that swing with ``t``."""
-    h, w = shape
-    img = np.zeros(shape, np.uint8)
-    cx = w // 3 + (t + seed) % max(1, w // 3)
-    top = 1 + seed % 3
-    body = h - top - 1
-    cv2.circle(img, (cx, top + body // 8), max(1, body // 10), 1, -1)
-    cv2.rectangle(img, (cx - max(1, w // 10), top + body // 5), (cx + max(1, w // 10), top + body * 3 // 5), 1, -1)
-    swing = int(round(w / 6 * np.sin(t / 2 + seed)))
-    for s in (-1, 1):
-        cv2.line(img, (cx, top + body * 3 // 5), (cx + s * swing, top + body), 1, max(1, w // 12))
-    return img.astype(bool)
 
 
 @dataclasses.dataclass
@@ -62,23 +49,19 @@ def write_casia_tree(
     shape: tuple[int, int] = (32, 24),
     nested: Iterable[str] = (),
 ) -> TinyTree:
-    """Write walker blobs as 0/255 grey PNGs, ``<root>/<subject>/<condition>/<view>/<key>-<nnn>.png``.
+    """Write :func:`benchmark.sample.walker` silhouettes, one walker per sequence, as a CASIA-B tree.
 
     Subjects in ``nested`` get the extra level some archives have (``<root>/113/113/nm-06/180``).
     """
     nested = set(nested)
     truth = {}
     for si, subject in enumerate(subjects):
-        base = root / subject / subject if subject in nested else root / subject
+        base = root / subject if subject in nested else root
         for ci, condition in enumerate(conditions):
             for view in views:
-                key = f"{subject}-{condition}-{view:03d}"
-                folder = base / condition / f"{view:03d}"
-                folder.mkdir(parents=True, exist_ok=True)
-                masks = np.stack([walker_mask(shape, t, seed=si * 7 + ci * 3 + view // 18) for t in range(frames)])
-                for t, mask in enumerate(masks):
-                    cv2.imwrite(str(folder / f"{key}-{t + 1:03d}.png"), mask.astype(np.uint8) * 255)
-                truth[key] = masks
+                masks = walker(frames, shape, seed=si * 7 + ci * 3 + view // 18).silhouettes
+                write_silhouettes(base, subject, condition, view, masks)
+                truth[f"{subject}-{condition}-{view:03d}"] = masks
     return TinyTree(root, truth)
 
 
@@ -126,7 +109,7 @@ def png_bytes(img: np.ndarray) -> bytes:
 @pytest.fixture
 def broken_png() -> Callable[[str], bytes]:
     """``broken_png(kind)``: bytes of a bad frame; kind is truncated, crc, junk or empty."""
-    good = png_bytes(walker_mask((32, 24), 0).astype(np.uint8) * 255)
+    good = png_bytes(walker(1, (32, 24)).silhouettes[0].astype(np.uint8) * 255)
 
     def make(kind: str) -> bytes:
         if kind == "truncated":

@@ -41,6 +41,26 @@ def test_index_selects_subjects_conditions_and_views(tiny_casia) -> None:
     assert data.ref("002-bg-01-000").files[0].name == "002-bg-01-000-001.png"
 
 
+def test_write_silhouettes_writes_the_layout_the_reader_reads(tmp_path: Path) -> None:
+    masks = np.zeros((2, 4, 3), bool)
+    masks[0, 1:3, 1] = masks[1, 0, :] = True
+    folder = casia.write_silhouettes(tmp_path, "004", "cl-02", 36, masks)
+    assert folder == casia.sequence_folder(tmp_path, "004", "cl-02", 36) == tmp_path / "004" / "cl-02" / "036"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["004", "004-cl-02-036-001.png", "004-cl-02-036-002.png",
+                                                          "036", "cl-02"]  # no temporary folder left
+    np.testing.assert_array_equal(cv2.imread(str(folder / "004-cl-02-036-002.png"), cv2.IMREAD_UNCHANGED),
+                                  [[255, 255, 255], [0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    data = CasiaB(tmp_path)
+    np.testing.assert_array_equal(data.load(data.ref("004-cl-02-036")).silhouettes, masks)
+    # Writing again replaces the folder as a whole: no frame of the earlier sequence is left.
+    casia.write_silhouettes(tmp_path, "004", "cl-02", 36, masks[:1])
+    assert [p.name for p in data.ref("004-cl-02-036").files] == ["004-cl-02-036-001.png"]
+    with pytest.raises(TypeError, match="masks must have dtype bool, got uint8"):
+        casia.write_silhouettes(tmp_path, "004", "cl-02", 36, masks.astype(np.uint8))
+    with pytest.raises(ValueError, match=r"masks must have shape \(T, H, W\), got shape \(4, 3\)"):
+        casia.write_silhouettes(tmp_path, "004", "cl-02", 36, masks[0])
+
+
 def test_nested_and_wrapped_layouts(make_casia_tree) -> None:
     tree = make_casia_tree("nested", subjects=("113", "114"), conditions=("nm-06",), views=(180,), nested=("113",))
     refs = CasiaB(tree.root).index()

@@ -381,7 +381,8 @@ def test_example_config_runs_end_to_end_on_a_tiny_world(tmp_path: Path, monkeypa
     (stage,) = [p for p in (tmp_path / "out" / "cache" / "anonymize").iterdir()
                 if json.loads((p / "stage.json").read_text())["name"] == "anonymize mirror[axis=box]"]
     ref = CasiaB(stage / "data").index()[0]
-    got, original = CasiaB(stage / "data").load(ref).silhouettes, CasiaB(tmp_path / "data").load(ref).silhouettes
+    clean = CasiaB(tmp_path / "data")  # its own ref: a ref names the folder it was indexed in
+    got, original = CasiaB(stage / "data").load(ref).silhouettes, clean.load(clean.ref(ref.key)).silhouettes
     assert got.shape == original.shape and got.any()
     for t, sil in enumerate(original):
         want = np.zeros_like(sil)
@@ -395,7 +396,8 @@ def test_example_config_runs_end_to_end_on_a_tiny_world(tmp_path: Path, monkeypa
     assert main(["anonymize", "mirror", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "cli"),
                  "--protocol", str(tmp_path / "protocol.toml"), "--quiet"]) == 0
     assert [r.key for r in CasiaB(tmp_path / "cli").index()] == [r.key for r in CasiaB(stage / "data").index()]
-    np.testing.assert_array_equal(CasiaB(tmp_path / "cli").load(ref).silhouettes, got)
+    cli = CasiaB(tmp_path / "cli")
+    np.testing.assert_array_equal(cli.load(cli.ref(ref.key)).silhouettes, got)
 
 
 # ------------------------------------------------------------------------------------------------ README's example

@@ -138,7 +138,7 @@ def test_mismatched_checkpoints_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"written by gaitbench 0\.0\.9, which is incompatible"):
         load_recognizer(old)
     fmt = _edit_meta(path, tmp_path / "fmt.npz", format_version=99)
-    with pytest.raises(CheckpointError, match=r"format 99, this gaitbench reads 2; remake it with `gaitbench train rec"):
+    with pytest.raises(CheckpointError, match=r"format 99, this gaitbench reads 2; remake it with `gaitbench train"):
         load_recognizer(fmt)
     typo = _edit_meta(path, tmp_path / "typo.npz", **{"config.rnak": 3})
     with pytest.raises(CheckpointError, match=r"unknown key 'rnak'; did you mean 'rank'"):

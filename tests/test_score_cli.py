@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
+from benchmark.data.casia import write_silhouettes
 from benchmark.recognizer import FitOptions, Recognizer
 from benchmark.registry import RECOGNIZERS, SCORERS, Entry
 from benchmark.results import read_csv
@@ -22,6 +23,7 @@ from benchmark.scorers.base import Scorer
 from benchmark.scorers.realism import frechet_distance
 from benchmark.sequences import Embedding, Sequences, load_sequences
 from benchmark.stats import t_interval
+from benchmark.synth.world import silhouette_root
 from recognizers.linear import pairwise_euclidean
 
 SUBJECTS = ("001", "002", "003")
@@ -207,12 +209,6 @@ B = np.array([[0, 1, 1, 0]] * 4, bool)
 C = np.array([[1, 1, 1, 0]] * 4, bool)
 
 
-def write_masks(folder: Path, key: str, masks: np.ndarray) -> None:
-    folder.mkdir(parents=True)
-    for t, mask in enumerate(masks):
-        cv2.imwrite(str(folder / f"{key}-{t + 1:03d}.png"), mask.astype(np.uint8) * 255)
-
-
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Path, Path]:
     """An original tree (every sequence A, A, C: mean change 1/6) and an anonymized one in the world layout."""
@@ -221,9 +217,9 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
     anon = {"001-nm-05-000": [A, C, A], "002-nm-05-000": [A, B, A], "001-nm-05-090": [A, C, A],
             "002-nm-05-090": [A, C, A]}
     for key, masks in anon.items():
-        subject, view = key[:3], key[-3:]
-        write_masks(original / subject / "nm-05" / view, key, np.stack([A, A, C]))
-        write_masks(anonymized / "silhouettes" / subject / "nm-05" / view, key, np.stack(masks))
+        subject, view = key[:3], int(key[-3:])
+        write_silhouettes(original, subject, "nm-05", view, np.stack([A, A, C]))
+        write_silhouettes(silhouette_root(anonymized), subject, "nm-05", view, np.stack(masks))
     record = {"method": "test-shift", "parameters": "shift=2", "source": str(original)}
     (anonymized / "anonymization.json").write_text(json.dumps(record))
     return original, anonymized

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
+from benchmark.sample import walker
 from benchmark.silhouettes import (
     MIN_FOREGROUND_PIXELS,
     clean,
@@ -84,19 +85,6 @@ def reference_normalize(masks: np.ndarray, height: int, width: int) -> np.ndarra
     return out
 
 
-def walker_stack(frames: int = 12, shape: tuple[int, int] = (240, 320)) -> np.ndarray:
-    h, w = shape
-    out = np.zeros((frames, h, w), np.uint8)
-    for t in range(frames):
-        cx, top, tall = 60 + 13 * t, 20 + (t % 3) * 7, 150 + 4 * t
-        cv2.ellipse(out[t], (cx, top + tall // 10), (tall // 16, tall // 12), 0, 0, 360, 1, -1)
-        cv2.rectangle(out[t], (cx - tall // 10, top + tall // 6), (cx + tall // 10, top + tall // 2), 1, -1)
-        swing = int(tall / 5 * np.sin(t / 2))
-        for s in (-1, 1):
-            cv2.line(out[t], (cx, top + tall // 2), (cx + s * swing, top + tall - 2), 1, 6)
-    return out.astype(bool)
-
-
 @st.composite
 def blob_stacks(draw: st.DrawFn) -> np.ndarray:
     h = draw(st.integers(8, 60))
@@ -140,7 +128,7 @@ def test_normalize_centre_is_the_first_column_past_half_by_hand() -> None:
 
 @pytest.mark.parametrize(("height", "width"), [(64, 64), (64, 44), (128, 88)])
 def test_normalize_matches_opengait_on_walkers(height: int, width: int) -> None:
-    masks = walker_stack()
+    masks = walker(12).silhouettes
     out = normalize_uint8(masks, height, width)
     np.testing.assert_array_equal(out, reference_normalize(masks, height, width))
     np.testing.assert_array_equal(normalize(masks, height, width), out.astype(np.float32) / 255)
@@ -154,7 +142,7 @@ def test_normalize_matches_opengait_on_random_blobs(masks: np.ndarray, size: tup
 
 
 def test_normalize_centres_the_median_column_and_fills_the_height() -> None:
-    masks = walker_stack(4)
+    masks = walker(4).silhouettes
     out = normalize(masks, 64, 64)
     assert out.min() >= 0.0 and out.max() <= 1.0
     for frame in out:
@@ -205,7 +193,7 @@ def test_gei_by_hand() -> None:
 
 
 def test_gei_of_uint8_equals_gei_of_float() -> None:
-    u8 = normalize_uint8(walker_stack(6))
+    u8 = normalize_uint8(walker(6).silhouettes)
     g = gei(u8)
     assert g.dtype == np.float32 and g.shape == (64, 64)
     np.testing.assert_allclose(g, gei(u8.astype(np.float32) / 255), atol=1e-6)
@@ -342,7 +330,7 @@ def test_mog2_finds_a_moving_square() -> None:
 
 
 def test_batch_versions_equal_the_serial_ones_with_two_workers() -> None:
-    seqs = [walker_stack(5), walker_stack(3, (120, 160)), SIX_BY_FIVE[None]]
+    seqs = [walker(5).silhouettes, walker(3, (120, 160)).silhouettes, SIX_BY_FIVE[None]]
     many = normalize_many(seqs, 64, 44, workers=2)
     for s, m in zip(seqs, many, strict=True):
         np.testing.assert_array_equal(m, normalize(s, 64, 44))

@@ -6,26 +6,18 @@ import numpy as np
 import pytest
 
 from benchmark.data.videos import UserVideos, extract_silhouettes, read_user_video
+from benchmark.sample import walker
+from benchmark.silhouettes import clean, median_background, subtract_background
+from benchmark.types import GaitSequence
 
 SHAPE = (48, 64)  # H, W
 
 
-def scene(seed: int = 0) -> np.ndarray:
-    """A textured static scene, ``uint8 (H, W, 3)`` in 100..199 so that a dark person stands out."""
-    return np.random.default_rng(seed).integers(100, 200, (*SHAPE, 3), dtype=np.uint8)
-
-
-def walking_video(frames: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A dark 'person' (a rectangle with a head) crossing the scene: RGB video and true masks."""
-    bg = scene(seed)
-    video = np.repeat(bg[None], frames, axis=0)
-    truth = np.zeros((frames, *SHAPE), bool)
-    for t in range(frames):
-        x = 4 + 3 * t
-        truth[t, 14:44, x : x + 8] = True
-        truth[t, 8:14, x + 2 : x + 6] = True
-        video[t][truth[t]] = (30, 40, 50)
-    return video, truth
+def walk(frames: int = 16) -> GaitSequence:
+    """:func:`benchmark.sample.walker` without anti-aliasing: each frame differs from the scene exactly inside the
+    silhouette, at seed 0 by at least 38 grey levels in some channel (above the threshold, 30; seeds 2 and 3 have
+    pixels below it)."""
+    return walker(frames, SHAPE, seed=0, antialias=False)
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,27 +25,34 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_median_subtraction_recovers_the_walker_exactly() -> None:
-    video, truth = walking_video()
+    seq = walk()
+    video, truth = seq.frames, seq.silhouettes
+    np.testing.assert_array_equal(median_background(video), seq.background)  # no pixel is covered in 8 of 16 frames
+    np.testing.assert_array_equal(subtract_background(video, seq.background), truth)
     sil = extract_silhouettes(video, opening=0)
-    np.testing.assert_array_equal(sil, truth)
+    # Where the legs cross they enclose some background, which the cleanup fills as a hole.
+    np.testing.assert_array_equal(sil, clean(truth))
 
 
 @pytest.mark.parametrize("method", ["median", "mog2"])
 def test_cleanup_removes_noise_and_fills_holes(method: str) -> None:
-    video, truth = walking_video()
+    seq = walk()
+    video, truth = seq.frames.copy(), seq.silhouettes
+    assert not truth[:, 2].any() and truth[5, 29:32, 24:27].all()  # row 2 is above the head; (30, 25) in the torso
     video[:, 2, 60] = 0  # a flickering speck away from the walker
-    video[5, 30, 5 + 3 * 5 + 3] = (150, 150, 150)  # a hole-like pixel inside the body, close to the scene colour
+    video[5, 30, 25] = seq.background[30, 25]  # a pixel of the scene's colour inside the body: a hole
     sil = extract_silhouettes(video, method=method, opening=1)
     assert not sil[:, 2, 60].any()
-    assert sil[5, 30, 5 + 3 * 5 + 3]
+    assert sil[5, 30, 25]
     assert min(iou(s, t) for s, t in zip(sil, truth, strict=True)) > 0.85
 
 
 def test_folder_names_and_backgrounds(tmp_path, video_writer) -> None:
-    video, truth = walking_video()
+    seq = walk()
+    video, truth, scene = seq.frames, seq.silhouettes, seq.background
     video_writer(tmp_path / "alice.avi", video)
     video_writer(tmp_path / "casia" / "001-bg-02-036.avi", video)
-    empty = np.repeat(scene()[None], 3, axis=0)
+    empty = np.repeat(scene[None], 3, axis=0)
     video_writer(tmp_path / "casia" / "001-bkgrd-036.avi", empty)
     data = UserVideos(tmp_path, view=0)
     refs = data.index()
@@ -62,10 +61,10 @@ def test_folder_names_and_backgrounds(tmp_path, video_writer) -> None:
     assert refs[1].background_path is None
     seq = data.load(refs[0], frames=True, background=True)
     assert (seq.subject, seq.condition, seq.view) == ("001", "bg-02", 36)
-    np.testing.assert_array_equal(seq.background, scene())
+    np.testing.assert_array_equal(seq.background, scene)
     np.testing.assert_array_equal(seq.frames, video)
     assert seq.fps == 25.0 and seq.source == refs[0].path
-    np.testing.assert_array_equal(seq.silhouettes, extract_silhouettes(video, background=scene()))
+    np.testing.assert_array_equal(seq.silhouettes, extract_silhouettes(video, background=scene))
     assert [r.key for r in data.index(subjects=["alice"])] == ["alice-nm-01-000"]
     assert [r.key for r in data.index(conditions=["bg"], views=[36])] == ["001-bg-02-036"]
     bare = data.load(refs[1])
@@ -74,12 +73,12 @@ def test_folder_names_and_backgrounds(tmp_path, video_writer) -> None:
 
 
 def test_single_file_and_default_view(tmp_path, video_writer) -> None:
-    video, _ = walking_video()
-    path = video_writer(tmp_path / "bob walking.avi", video)
+    walking = walk()
+    path = video_writer(tmp_path / "bob walking.avi", walking.frames)
     seq = read_user_video(path)
     assert seq.key == "bob walking-nm-01-090"
     assert seq.frames is not None and seq.frames.shape == (16, *SHAPE, 3)
-    np.testing.assert_array_equal(seq.background, scene())
+    np.testing.assert_array_equal(seq.background, walking.background)
 
 
 def test_errors_name_the_file(tmp_path, video_writer) -> None:
@@ -92,7 +91,7 @@ def test_errors_name_the_file(tmp_path, video_writer) -> None:
     data = UserVideos(tmp_path)
     with pytest.raises(ValueError, match=r"cannot read video .*broken\.mp4"):
         data.load(data.index()[0])
-    video, _ = walking_video(4)
+    video = walk(4).frames
     video_writer(tmp_path / "sub" / "broken.avi", video)
     with pytest.raises(
         ValueError, match=r"videos .*broken\.(avi|mp4) and .*broken\.(avi|mp4) both give broken-nm-01-090"
@@ -111,7 +110,7 @@ def test_errors_name_the_file(tmp_path, video_writer) -> None:
 
 
 def test_background_of_another_size_is_an_error(tmp_path, video_writer) -> None:
-    video, _ = walking_video(4)
+    video = walk(4).frames
     video_writer(tmp_path / "002-nm-01-090.avi", video)
     video_writer(tmp_path / "002-bkgrd-090.avi", np.zeros((2, 16, 16, 3), np.uint8))
     data = UserVideos(tmp_path)

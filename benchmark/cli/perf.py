@@ -29,8 +29,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 def median_rate(fn: Callable[[], object], items: int, repeats: int) -> tuple[float, float, float]:
     """Run ``fn`` ``repeats`` times (after one warm-up); return (median, min, max) items per second."""
@@ -43,17 +41,6 @@ def median_rate(fn: Callable[[], object], items: int, repeats: int) -> tuple[flo
     return statistics.median(rates), min(rates), max(rates)
 
 
-def _write_tree(root: Path, sequences: list[np.ndarray]) -> None:
-    import cv2
-
-    for k, sil in enumerate(sequences):
-        subject, cond, view = f"{k // 10 + 1:03d}", f"nm-{k % 6 + 1:02d}", 90
-        folder = root / subject / cond / f"{view:03d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for t, frame in enumerate(sil):
-            cv2.imwrite(str(folder / f"{subject}-{cond}-{view:03d}-{t + 1:03d}.png"), frame.astype(np.uint8) * 255)
-
-
 Row = tuple[str, float, float, float, str]
 
 
@@ -62,6 +49,7 @@ def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> 
     from benchmark import silhouettes as silops
     from benchmark.colorize import colorize
     from benchmark.data import cache
+    from benchmark.data.casia import write_silhouettes
     from benchmark.sample import walker
 
     rows: list[Row] = []
@@ -105,7 +93,9 @@ def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> 
             root = tree
             if root is None:
                 root = Path(tmp) / "tree"
-                _write_tree(root, [walker(frames, seed=s).silhouettes for s in range(12)])
+                for s in range(12):  # subjects 001 and 002, nm-01..06 each, at 90 degrees
+                    masks = walker(frames, seed=s).silhouettes
+                    write_silhouettes(root, f"{s // 6 + 1:03d}", f"nm-{s % 6 + 1:02d}", 90, masks)
             total = sum(1 for _ in root.rglob("*.png"))
             cache_dir = Path(tmp) / "cache"
 

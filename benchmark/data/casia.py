@@ -16,6 +16,9 @@ without walking the silhouette tree.
 Reading is lazy: :meth:`CasiaB.index` lists folders and file names only; :meth:`CasiaB.load` reads the
 pixels of one sequence. Grey PNG values > 127 are foreground. Silhouette frame ``NNN`` is taken to be
 frame ``NNN - 1`` (0-based) of the colour video [an assumption: CASIA-B does not document it].
+
+:func:`write_silhouettes` is the one writer of this layout: the synthetic world, anonymized datasets, the toy
+world and the test trees all write their sequences with it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -30,7 +34,7 @@ import cv2
 import numpy as np
 
 from benchmark.silhouettes import median_background
-from benchmark.types import CASIA_VIEWS, CONDITION_RE, GaitSequence
+from benchmark.types import CASIA_VIEWS, CONDITION_RE, GaitSequence, check_silhouettes
 
 CASIA_CONDITIONS: tuple[str, ...] = (
     *(f"nm-{i:02d}" for i in range(1, 7)),
@@ -247,6 +251,46 @@ def read_silhouette(path: Path) -> np.ndarray:
         reason = "it is empty (0 bytes)" if size == 0 else "corrupt, truncated or not an image"
         raise ValueError(f"cannot read silhouette frame {path}: {reason}; run `gaitbench data check` on the tree")
     return img > 127
+
+
+def sequence_folder(root: str | os.PathLike[str], subject: str, condition: str, view: int) -> Path:
+    """Where a sequence's silhouettes lie in a tree: ``<root>/<subject>/<condition>/<view:03d>``."""
+    return Path(root) / subject / condition / f"{int(view):03d}"
+
+
+def write_silhouettes(
+    root: str | os.PathLike[str], subject: str, condition: str, view: int, masks: np.ndarray
+) -> Path:
+    """Write one sequence's silhouettes into the CASIA-B tree under ``root``; return its folder.
+
+    The frames become ``<root>/001/nm-01/090/001-nm-01-090-001.png``, ``...-002.png``, ... (0/255 grey). They
+    are written into a hidden folder beside the sequence's (which readers skip) that is then renamed, so the
+    sequence folder appears complete or not at all and a folder left by an interrupted run is replaced.
+
+    Parameters
+    ----------
+    root : path
+        The tree's root: the folder that holds the subject folders.
+    subject, condition : str
+        E.g. ``"001"`` and ``"nm-01"``.
+    view : int
+        Degrees; the folder name has three digits.
+    masks : ndarray, bool (T, H, W)
+    """
+    check_silhouettes(masks, "masks")
+    folder = sequence_folder(root, subject, condition, view)
+    key = f"{subject}-{condition}-{int(view):03d}"
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for i, m in enumerate(masks):
+        if not cv2.imwrite(str(tmp / f"{key}-{i + 1:03d}.png"), m.astype(np.uint8) * 255):
+            raise OSError(f"could not write a PNG into {tmp}")
+    if folder.exists():  # an earlier, interrupted run left a complete copy being replaced
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return folder
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmark.data.casia import sequence_folder, write_silhouettes
 from benchmark.io import atomic_path, write_json
 from benchmark.synth import GENERATOR_VERSION, NOISE_MODELS, PRESET_NAMES
 from benchmark.synth.appearance import Bag, Coat, Outfit
@@ -199,8 +199,13 @@ def background(seed: int, view: int) -> np.ndarray:
     return _BACKGROUNDS[key]
 
 
+def silhouette_root(out: Path) -> Path:
+    """The world's CASIA-B silhouette tree, ``out/silhouettes``."""
+    return out / "silhouettes"
+
+
 def sequence_dir(out: Path, subject: str, condition: str, view: int) -> Path:
-    return out / "silhouettes" / subject / condition / f"{view:03d}"
+    return sequence_folder(silhouette_root(out), subject, condition, view)
 
 
 def video_path(out: Path, subject: str, condition: str, view: int) -> Path:
@@ -222,21 +227,6 @@ def write_video(path: Path, frames: np.ndarray, fps: float = FPS) -> None:
         for f in frames:
             writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
         writer.release()
-
-
-def write_silhouettes(directory: Path, key: str, masks: np.ndarray) -> None:
-    """Write ``bool (T, H, W)`` masks as ``{key}-001.png``... into ``directory``, which appears atomically."""
-    tmp = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    for i, m in enumerate(masks):
-        ok = cv2.imwrite(str(tmp / f"{key}-{i + 1:03d}.png"), m.astype(np.uint8) * 255)
-        if not ok:
-            raise OSError(f"could not write a PNG into {tmp}")
-    if directory.exists():  # an earlier, interrupted run left a complete copy being replaced
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
 
 
 def _done(config: WorldConfig, out: Path, subject: str, condition: str, view: int) -> bool:
@@ -262,11 +252,10 @@ def generate_walk(config: WorldConfig, out: Path, subject: Subject, condition: s
         frames, masks = render_walk(walk, casia_camera(v), background(config.seed, v))
         if config.noise != "none":
             masks = apply_noise(masks, config.noise, _rng(config.seed, int(subject.id), condition, v, "noise"))
-        key = f"{subject.id}-{condition}-{v:03d}"
         # The video first: a sequence directory therefore means that everything of this view is there.
         if config.videos:
             write_video(video_path(out, subject.id, condition, v), frames)
-        write_silhouettes(sequence_dir(out, subject.id, condition, v), key, masks)
+        write_silhouettes(silhouette_root(out), subject.id, condition, v, masks)
         written += len(masks)
     return written
 

@@ -114,7 +114,7 @@ def anonymize_dataset(
         that could not be read.
     """
     from benchmark.data.casia import CasiaB, write_silhouettes
-    from benchmark.evaluate import run_record
+    from benchmark.record import run_record
     from benchmark.synth.world import background_path, sequence_dir, silhouette_root, video_path, write_video
 
     if videos not in ("auto", True, False):

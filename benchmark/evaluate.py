@@ -38,7 +38,6 @@ import pandas as pd
 
 from benchmark import shard
 from benchmark.protocol import Protocol, check_training_subjects, protocol_groups
-from benchmark.record import git_hash, run_record, write_run_record  # noqa: F401 (moved; importable from here)
 from benchmark.results import ALL_CONDITIONS, Row, per_view_table
 from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix
 from benchmark.stats import wilson_interval

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 
 def cache_root() -> Path:
     """gaitbench's cache folder: ``$GAITBENCH_CACHE`` or ``~/.cache/gaitbench``."""
@@ -50,8 +48,3 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     with atomic_open(path, "w", encoding="utf-8") as fh:
         json.dump(obj, fh, indent=2, sort_keys=True, default=str)
         fh.write("\n")
-
-
-def write_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)  # type: ignore[arg-type]

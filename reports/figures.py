@@ -2,7 +2,7 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` drawn from the same numbers as the matching table
 of :mod:`reports.tables` (nothing is recomputed differently for a plot). Figures are built without pyplot, so
-no global backend or figure list is touched; :func:`save_figure` writes PNG and PDF (Agg / PDF backends) with
+no global backend or figure list is touched; :func:`figure_bytes` encodes PNG or PDF (Agg / PDF backends) with
 metadata that holds no date, so the same table gives the same bytes.
 
 ======================  ========================  ==============================================================
@@ -18,17 +18,14 @@ Fig. 12                 :func:`mos_figure`        MOS box plots per view and met
 from __future__ import annotations
 
 import io
-import os
 import textwrap
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from benchmark.io import atomic_path
 from reports.tables import ALL, METRIC_NAMES, REFERENCE, SUCCESS, alpha_sweep, by_view, ks, mos_boxes, variants
 
 #: metadata written into each format: no dates, so output depends on the data only
@@ -258,17 +255,4 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata=METADATA[fmt])
     return buffer.getvalue()
-
-
-def save_figure(fig: Figure, stem: str | os.PathLike[str], formats: Iterable[str] = ("png", "pdf"),
-                dpi: int = DPI) -> list[Path]:
-    """Write ``fig`` as ``stem.png``, ``stem.pdf`` ... atomically; returns the paths written."""
-    paths = []
-    for fmt in formats:
-        path = Path(f"{stem}.{fmt}")
-        data = figure_bytes(fig, fmt, dpi)
-        with atomic_path(path, suffix=f".{fmt}") as tmp:
-            tmp.write_bytes(data)
-        paths.append(path)
-    return paths
 

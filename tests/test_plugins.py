@@ -47,7 +47,7 @@ import dataclasses
 
 import numpy as np
 
-from benchmark.anonymizer import Anonymizer
+from benchmark.api import Anonymizer, Recognizer
 
 
 class Learner(Anonymizer):
@@ -76,6 +76,42 @@ class Named(Anonymizer):
 
     def _anonymize(self, seq, rng):
         return seq
+
+
+class NoSize(Recognizer):
+    """A recognizer whose Config forgets its input size."""
+
+    input_kind = "gei"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        rank: int = 4
+
+    def _fit(self, train, options):
+        return {}
+
+    def embed(self, data):
+        raise NotImplementedError
+
+    def compare(self, gallery, probes):
+        raise NotImplementedError
+
+    def state(self):
+        return {}, {}
+
+    def set_state(self, arrays, extra):
+        pass
+
+
+class Half(Recognizer):
+    """A recognizer that implements neither embed nor compare."""
+
+    input_kind = "gei"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        height: int = 64
+        width: int = 44
 '''
 
 CONFIG = """
@@ -182,6 +218,9 @@ def test_file_target_registers_once_with_class_metadata(project: Path) -> None:
         ("anonymizers", "x", "others.py:NotAnAnonymizer", r"others\.py:NotAnAnonymizer is not a subclass of "
                                                           r"benchmark\.anonymizer\.Anonymizer"),
         ("anonymizers", "x", "others.py:Named", r"sets name = 'something-else' but is declared as 'x'"),
+        ("recognizers", "x", "others.py:NoSize", r"NoSize: its Config lacks 'height', 'width', which every "
+                                                  r"recognizer needs \(has: rank\)"),
+        ("recognizers", "x", "others.py:Half", r"Half does not implement _fit, compare, embed, set_state, state"),
         ("scorers", "x", "mirror.py:Mirror", r"not a subclass of benchmark\.scorers\.base\.Scorer"),
         ("datasets", "x", "mirror.py:Mirror", r"plug-in kind 'datasets' is not one of anonymizers, recognizers"),
         ("anonymizers", "two words", "mirror.py:Mirror", r"plug-in name 'two words' must be"),

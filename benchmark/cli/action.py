@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_action_model(args: argparse.Namespace) -> int:
-    from benchmark.evaluate import write_run_record
     from benchmark.io import cache_root
+    from benchmark.record import write_run_record
     from benchmark.scorers.action import TrainConfig, print_report, train_action_model
     from benchmark.synth.actions import generate_actions
 

@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from benchmark.evaluate import write_run_record
+    from benchmark.record import write_run_record
     from benchmark.results import write_csv
     from benchmark.survey.analyze import (
         AnalysisConfig,

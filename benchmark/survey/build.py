@@ -451,7 +451,7 @@ def build_survey(
         clips this call wrote.
     """
     from benchmark.anonymized import file_sha256
-    from benchmark.evaluate import run_record
+    from benchmark.record import run_record
 
     say = progress or (lambda msg: print(msg, file=sys.stderr))
     out = Path(out)

@@ -28,13 +28,7 @@ def sequence_seed(seed: int, seq: GaitSequence) -> int:
 
 
 class Anonymizer(Plugin):
-    """Base class of anonymization methods; subclasses set ``name`` and ``Config`` and implement :meth:`_anonymize`.
-
-    Parameters
-    ----------
-    config : Config dataclass, optional
-        The method's frozen config (defaults when None).
-    """
+    """Base class of anonymization methods; subclasses set ``name`` and ``Config`` and implement :meth:`_anonymize`."""
 
     kind: ClassVar[str] = "anonymizer"
     kind_base: ClassVar[bool] = True

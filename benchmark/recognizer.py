@@ -30,13 +30,7 @@ from benchmark.training import FitOptions
 
 
 class Recognizer(Plugin):
-    """Base class of gait recognizers; subclasses set ``name``, ``Config`` and implement the abstract methods.
-
-    Parameters
-    ----------
-    config : Config dataclass, optional
-        The recognizer's frozen config (defaults when None).
-    """
+    """Base class of gait recognizers; subclasses set ``name``, ``Config`` and implement the abstract methods."""
 
     kind: ClassVar[str] = "recognizer"
     kind_base: ClassVar[bool] = True

@@ -185,13 +185,7 @@ def require_frames(seq: GaitSequence, scorer: str) -> np.ndarray:
 
 
 class Scorer(Plugin):
-    """Base class of naturalness scorers; subclasses set ``name``, ``level``, ``Config`` and implement the rest.
-
-    Parameters
-    ----------
-    config : Config dataclass, optional
-        The scorer's frozen config (defaults when None).
-    """
+    """Base class of naturalness scorers; subclasses set ``name``, ``level``, ``Config`` and implement the rest."""
 
     kind: ClassVar[str] = "scorer"
     kind_base: ClassVar[bool] = True

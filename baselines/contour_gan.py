@@ -59,42 +59,74 @@ def low_pass(x: torch.Tensor, harmonics: int) -> torch.Tensor:
     return torch.fft.irfft(spec, n=x.shape[-1], dim=-1)
 
 
+class CircularUpsample(nn.Module):
+    """A transposed convolution (kernel 4, stride 2) that wraps around: ``(B, C, L)`` -> ``(B, C', 2L)``.
+
+    ``ConvTranspose1d(k=4, s=2, padding=1)`` drops what its first and last inputs spill over the ends; a contour is
+    closed, so here the input is padded circularly by one point on each side, transposed-convolved without padding
+    (length ``2L + 6``) and the ``2L`` outputs aligned with the unpadded layer's are kept: point 0 (the head top)
+    gets the same contributions as every other point.
+    """
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose1d(a, b, 4, stride=2, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        padded = torch.cat([x[..., -1:], x, x[..., :1]], dim=-1)  # (B, C, L + 2)
+        return self.conv(padded)[..., 3 : 3 + 2 * length]  # (B, C', 2L)
+
+
 class Generator(nn.Module):
     """G(Y, Z_hat): ``(B, 2, P)`` original and noise contours -> ``(B, 2, P)`` anonymized contour.
 
     Each encoder halves the length ``len(channels)`` times (P = 2000 -> 250 with three layers); the sum of the two
     codes is decoded by transposed convolutions back to P points. ReLU activations, a linear output. **Our
-    choice:** the output keeps its lowest ``harmonics`` Fourier components (:func:`low_pass`), so a generated
-    contour is a smooth closed curve rather than 2000 independently jittering points.
+    choices:** the output keeps its lowest ``harmonics`` Fourier components (:func:`low_pass`), so a generated
+    contour is a smooth closed curve rather than 2000 independently jittering points; ``circular`` decodes with
+    :class:`CircularUpsample` (the contour wraps around); ``residual`` makes G predict a change of ``Y``
+    (``Y_hat = Y + dec(h)``, the last layer starting at zero, so an untrained G returns its input).
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64), harmonics: int = 0) -> None:
+    def __init__(self, channels: Sequence[int] = (16, 32, 64), harmonics: int = 0, *, circular: bool = False,
+                 residual: bool = False) -> None:
         super().__init__()
-        self.harmonics = harmonics
+        self.harmonics, self.residual = harmonics, residual
         self.enc_y = _encoder(channels)
         self.enc_z = _encoder(channels)
         layers: list[nn.Module] = []
         rev = list(channels)[::-1] + [2]
         for i, (a, b) in enumerate(zip(rev[:-1], rev[1:], strict=True)):
-            layers.append(nn.ConvTranspose1d(a, b, 4, stride=2, padding=1))
+            layers.append(CircularUpsample(a, b) if circular else nn.ConvTranspose1d(a, b, 4, stride=2, padding=1))
             if i < len(rev) - 2:
                 layers.append(nn.ReLU())
         self.dec = nn.Sequential(*layers)
+        if residual:
+            last = layers[-1].conv if circular else layers[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         h = self.enc_y(y) + self.enc_z(z)  # (B, C, P / 2^k): the merge by sum
-        return low_pass(self.dec(h), self.harmonics)  # (B, 2, P)
+        out = self.dec(h)  # (B, 2, P)
+        return low_pass(y + out if self.residual else out, self.harmonics)  # (B, 2, P)
 
 
 class SpatialDiscriminator(nn.Module):
     """DS: one contour ``(B, 2, P)`` -> logit ``(B,)``; paper Fig. 5a with the final sigmoid left to the loss."""
 
-    def __init__(self, channels: Sequence[int] = (16, 32), kernel: int = 9, pool: int = 4) -> None:
+    def __init__(self, channels: Sequence[int] = (16, 32), kernel: int = 9, pool: int = 4,
+                 activation: str = "sigmoid") -> None:
         super().__init__()
         c1, c2 = channels
+
+        def act() -> nn.Module:  # the paper's sigmoid, or LeakyReLU (ours: a sigmoid critic saturates, see docs)
+            return nn.Sigmoid() if activation == "sigmoid" else nn.LeakyReLU(0.2)
+
         self.body = nn.Sequential(
-            nn.Conv1d(2, c1, kernel, padding=kernel // 2, padding_mode="circular"), nn.Sigmoid(), nn.MaxPool1d(pool),
-            nn.Conv1d(c1, c2, kernel, padding=kernel // 2, padding_mode="circular"), nn.Sigmoid(), nn.MaxPool1d(pool),
+            nn.Conv1d(2, c1, kernel, padding=kernel // 2, padding_mode="circular"), act(), nn.MaxPool1d(pool),
+            nn.Conv1d(c1, c2, kernel, padding=kernel // 2, padding_mode="circular"), act(), nn.MaxPool1d(pool),
         )
         self.fc = nn.Linear(c2 * (POINTS // pool // pool), 1)
 

@@ -89,6 +89,18 @@ class STGANConfig:
     noise_std: float = 0.1
     seed: int = 0
     anonymize_batch: int = 256
+    # Our departures from the literal paper (docs/anonymizers.md says why); the defaults keep the paper's form.
+    #: "paper": Eq. 8, L_Rec + alpha L_Per with L1 terms (optimum at Y for every alpha < 1: a switch, not a dial);
+    #: "blend": squared terms |Y_hat - Y|^2 + alpha |Y_hat - Z_hat|^2, optimum (Y + alpha Z_hat) / (1 + alpha)
+    objective: str = "paper"
+    #: weight of the content terms (L_Rec, L_Per) against the adversarial ones
+    content_weight: float = 1.0
+    #: G predicts a change of Y (Y_hat = Y + dec), starting as the identity
+    residual: bool = False
+    #: G's decoder wraps around the closed contour
+    circular_decoder: bool = False
+    #: DS's activations: the paper's "sigmoid", or "leaky" (LeakyReLU 0.2)
+    ds_activation: str = "sigmoid"
 
     def __post_init__(self) -> None:
         if not 0 <= self.alpha:
@@ -107,6 +119,12 @@ class STGANConfig:
             raise ValueError(f"gan_loss must be 'paper' or 'non-saturating', got {self.gan_loss!r}")
         if not self.noise_std > 0:
             raise ValueError(f"noise_std must be > 0, got {self.noise_std}")
+        if self.objective not in ("paper", "blend"):
+            raise ValueError(f"objective must be 'paper' or 'blend', got {self.objective!r}")
+        if not self.content_weight > 0:
+            raise ValueError(f"content_weight must be > 0, got {self.content_weight}")
+        if self.ds_activation not in ("sigmoid", "leaky"):
+            raise ValueError(f"ds_activation must be 'sigmoid' or 'leaky', got {self.ds_activation!r}")
 
 
 class NoiseGenerator(nn.Module):
@@ -149,6 +167,23 @@ class TemporalDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x.flatten(2))  # (B, L, hidden)
         return self.fc(out.flatten(1)).squeeze(1)
+
+
+def _norm(grads: Sequence[torch.Tensor | None]) -> float:
+    return float(torch.sqrt(sum((g.detach() ** 2).sum() for g in grads if g is not None)))
+
+
+def _accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> float:
+    """A critic's accuracy at D = 0.5 over its real and fake inputs together."""
+    right = (real_logits.detach() > 0).float().sum() + (fake_logits.detach() <= 0).float().sum()
+    return float(right / (len(real_logits) + len(fake_logits)))
+
+
+def _projection(y: torch.Tensor, fake: torch.Tensor, z: torch.Tensor) -> float:
+    """How far G moved toward the noise: ``<Y_hat - Y, Z - Y> / |Z - Y|^2`` averaged over contours (0: stayed at
+    Y, 1: reached Z; the blend objective's optimum is ``alpha / (1 + alpha)``)."""
+    d, n = (fake - y).flatten(1), (z - y).flatten(1)
+    return float(((d * n).sum(1) / (n * n).sum(1).clamp_min(1e-12)).mean())
 
 
 class GNTask:
@@ -208,8 +243,8 @@ class STGANTask:
     def modules(self) -> dict[str, nn.Module]:
         c = self.config
         mods: dict[str, nn.Module] = {
-            "g": Generator(c.channels, c.harmonics),
-            "ds": SpatialDiscriminator(c.ds_channels),
+            "g": self.owner.build_generator(),
+            "ds": SpatialDiscriminator(c.ds_channels, activation=c.ds_activation),
             "dt": TemporalDiscriminator(c.clip, c.lstm_hidden),
         }
         if self.gn is not None:
@@ -238,25 +273,45 @@ class STGANTask:
 
         # The discriminators see real contours through G's low-pass, so pixel staircases do not give fakes away.
         real = low_pass(y, c.harmonics)
-        ls_d = discriminator_loss(models["ds"](real.flatten(0, 1)), models["ds"](fake.detach()))  # minus Eq. 2
-        lt_d = discriminator_loss(models["dt"](real), models["dt"](fake_clips.detach()))  # minus Eq. 3
+        ds_real, ds_fake = models["ds"](real.flatten(0, 1)), models["ds"](fake.detach())
+        dt_real, dt_fake = models["dt"](real), models["dt"](fake_clips.detach())
+        ls_d = discriminator_loss(ds_real, ds_fake)  # minus Eq. 2
+        lt_d = discriminator_loss(dt_real, dt_fake)  # minus Eq. 3
         for key, loss in (("ds", ls_d), ("dt", lt_d)):
             self.opt[key].zero_grad(set_to_none=True)
             loss.backward()
             self.opt[key].step()
 
+        # The terms in the order the paper's form always computed them (the graph's order fixes the order in
+        # which gradients are summed, so the same order keeps the paper's form bit-identical across versions).
         parts = {
             "S": generator_adversarial_loss(models["ds"](fake), c.gan_loss),  # Eq. 4
             "T": generator_adversarial_loss(models["dt"](fake_clips), c.gan_loss),  # Eq. 5
-            "rec": l1(y_flat, fake),  # Eq. 6
-            "per": l1(z_rep, fake),  # Eq. 7
         }
-        g_loss = parts["S"] + parts["T"] + parts["rec"] + c.alpha * parts["per"]  # Eq. 8
+        if c.objective == "paper":
+            parts["rec"] = l1(y_flat, fake)  # Eq. 6
+            parts["per"] = l1(z_rep, fake)  # Eq. 7
+        else:  # squared: the optimum (Y + alpha Z_hat) / (1 + alpha) moves with alpha
+            parts["rec"] = ((fake - y_flat) ** 2).mean()
+            parts["per"] = ((fake - z_rep) ** 2).mean()
+        weights = {"S": 1.0, "T": 1.0, "rec": c.content_weight, "per": c.alpha * c.content_weight}
+        # Eq. 8, term by term, a weight of 1 not multiplied in (the same graph as the paper's form always had).
+        g_loss = parts["S"] + parts["T"]
+        for key in ("rec", "per"):
+            g_loss = g_loss + (parts[key] if weights[key] == 1.0 else weights[key] * parts[key])
+        # Diagnostics: how hard each weighted term pulls on G (gradient norm) and how well each critic tells real
+        # from fake (accuracy at D = 0.5); autograd.grad leaves G's own gradients untouched.
+        params = [p for p in models["g"].parameters() if p.requires_grad]
+        grads = {f"grad_{k}": abs(weights[k]) * _norm(torch.autograd.grad(v, params, retain_graph=True,
+                                                                          allow_unused=True))
+                 for k, v in parts.items()}
         self.opt["g"].zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt["g"].step()
         logs = {k: float(v.detach()) for k, v in parts.items()}
-        return {"G": float(g_loss.detach()), "DS": float(ls_d.detach()), "DT": float(lt_d.detach()), **logs}
+        return {"G": float(g_loss.detach()), "DS": float(ls_d.detach()), "DT": float(lt_d.detach()), **logs,
+                "acc_DS": _accuracy(ds_real, ds_fake), "acc_DT": _accuracy(dt_real, dt_fake), **grads,
+                "toward_Z": _projection(y_flat.detach(), fake.detach(), z_rep)}
 
     def signature(self) -> Mapping[str, Any]:
         return data_signature(self.owner.name, "g", self.config, self.data)
@@ -280,6 +335,10 @@ class STGAN(ContourAnonymizer):
 
     def parameters(self) -> str:
         return format_parameters({"alpha": f"{self.config.alpha:g}"})
+
+    def build_generator(self) -> Generator:
+        c = self.config
+        return Generator(c.channels, c.harmonics, circular=c.circular_decoder, residual=c.residual)
 
     # -------------------------------------------------------------- noise
 
@@ -356,7 +415,7 @@ class STGAN(ContourAnonymizer):
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         c = self.config
-        mods: dict[str, nn.Module] = {"g": Generator(c.channels, c.harmonics)}
+        mods: dict[str, nn.Module] = {"g": self.build_generator()}
         if self.uses_gn:
             mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden, c.harmonics)
         load_module_arrays(self.name, mods, arrays)

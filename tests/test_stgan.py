@@ -112,6 +112,68 @@ def test_eq8_combines_the_terms(monkeypatch: pytest.MonkeyPatch) -> None:
     assert logs["S"] < 0 and logs["T"] < 0  # log(1 - D) of the paper's form
 
 
+def _step_logs(**config: object) -> dict[str, float]:
+    from baselines.contour_space import ContourSet
+    from baselines.stgan import GNTask, STGANTask
+
+    rng = np.random.default_rng(0)
+    data = ContourSet(
+        shapes=rng.normal(0, 0.2, (8, 2, POINTS)).astype(np.float16), valid=np.ones(8, bool),
+        offsets=np.array([0, 4, 8]), subjects=np.array(["001", "002"]), conditions=np.array(["nm-01"] * 2),
+        views=np.array([90, 90]),
+    )
+    model = STGAN(STGANConfig(**{**TINY, **config}))
+    gn = GNTask("stgan", model.config, data).modules()["gn"].requires_grad_(False)
+    task = STGANTask(model, data, gn)
+    mods = task.modules()
+    task.optimizers(mods)
+    return dict(task.step(mods, task.plan(0, np.random.default_rng(1))[0], torch.device("cpu")))
+
+
+def test_step_logs_diagnostics_and_the_blend_objective() -> None:
+    """Each step logs every weighted term's gradient norm on G, the critics' accuracies and how far G moved
+    toward the noise; the blend objective's G is the same weighted sum of its (squared) terms."""
+    logs = _step_logs(alpha=0.4, objective="blend", content_weight=10.0, residual=True, circular_decoder=True,
+                      ds_activation="leaky", harmonics=0)
+    assert logs["G"] == pytest.approx(logs["S"] + logs["T"] + 10 * logs["rec"] + 4 * logs["per"], rel=1e-5)
+    assert logs["rec"] == pytest.approx(0.0, abs=1e-12)  # a residual G starts as the identity: Y_hat = Y
+    paper = _step_logs(alpha=0.4)
+    assert paper["rec"] > 0.01 and paper["toward_Z"] != 0  # the paper's G starts anywhere
+    assert logs["toward_Z"] == pytest.approx(0.0, abs=1e-6)
+    assert logs["grad_rec"] == pytest.approx(0.0, abs=1e-9) and logs["grad_per"] > 0
+    assert all(0.0 <= logs[k] <= 1.0 for k in ("acc_DS", "acc_DT"))
+
+
+def test_blend_optimum_is_the_weighted_mean() -> None:
+    """|g - y|^2 + alpha |g - z|^2 is smallest at g = (y + alpha z) / (1 + alpha) (zero gradient there), while the
+    paper's L1 form |g - y| + alpha |g - z| is smallest at g = y for every alpha < 1 (a switch, not a dial)."""
+    y, z, alpha = torch.tensor([0.0, 1.0]), torch.tensor([2.0, -1.0]), 0.25
+    g = ((y + alpha * z) / (1 + alpha)).requires_grad_(True)
+    (((g - y) ** 2).sum() + alpha * ((g - z) ** 2).sum()).backward()
+    assert g.grad is not None
+    np.testing.assert_allclose(g.grad.numpy(), 0.0, atol=1e-7)
+    grid = torch.linspace(-3, 3, 6001)
+    l1 = (grid - 0.0).abs() + alpha * (grid - 2.0).abs()
+    assert float(grid[int(l1.argmin())]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_circular_decoder_wraps_around() -> None:
+    """CircularUpsample: rolling the input by one point rolls the output by two (the contour is closed), and
+    away from the ends it equals the plain padded transposed convolution with the same weights."""
+    from baselines.contour_gan import CircularUpsample
+
+    torch.manual_seed(0)
+    up = CircularUpsample(3, 2)
+    x = torch.randn(2, 3, 10)
+    out = up(x)
+    assert out.shape == (2, 2, 20)
+    torch.testing.assert_close(up(torch.roll(x, 1, -1)), torch.roll(out, 2, -1))
+    plain = torch.nn.ConvTranspose1d(3, 2, 4, stride=2, padding=1)
+    plain.load_state_dict(up.conv.state_dict())
+    torch.testing.assert_close(plain(x)[..., 2:-2], out[..., 2:-2])
+    assert not torch.allclose(plain(x)[..., :2], out[..., :2])  # the plain one loses the wrapped neighbour
+
+
 # ------------------------------------------------------------------------------------------ training
 
 
@@ -210,6 +272,12 @@ def test_config_errors() -> None:
         STGANConfig(alpha=-0.1)
     with pytest.raises(ValueError, match="gan_loss"):
         STGANConfig(gan_loss="hinge")
+    with pytest.raises(ValueError, match="objective must be 'paper' or 'blend', got 'l2'"):
+        STGANConfig(objective="l2")
+    with pytest.raises(ValueError, match="ds_activation"):
+        STGANConfig(ds_activation="relu")
+    with pytest.raises(ValueError, match="content_weight must be > 0"):
+        STGANConfig(content_weight=0)
     with pytest.raises(ValueError, match="beta"):
         NoiseGaitConfig(beta=-1)
     with pytest.raises(ValueError, match="no subject group 'gn'"):

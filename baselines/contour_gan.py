@@ -103,9 +103,11 @@ class Generator(nn.Module):
                 layers.append(nn.ReLU())
         self.dec = nn.Sequential(*layers)
         if residual:
-            last = layers[-1].conv if circular else layers[-1]
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            last = layers[-1]
+            conv = last.conv if isinstance(last, CircularUpsample) else last
+            assert isinstance(conv, nn.ConvTranspose1d) and conv.bias is not None
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
 
     def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         h = self.enc_y(y) + self.enc_z(z)  # (B, C, P / 2^k): the merge by sum

@@ -26,6 +26,7 @@ Everything numeric that the paper does not give (layer widths, kernels, Adam wit
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -170,7 +171,7 @@ class TemporalDiscriminator(nn.Module):
 
 
 def _norm(grads: Sequence[torch.Tensor | None]) -> float:
-    return float(torch.sqrt(sum((g.detach() ** 2).sum() for g in grads if g is not None)))
+    return math.sqrt(sum(float((g.detach() ** 2).sum()) for g in grads if g is not None))
 
 
 def _accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> float:

@@ -100,6 +100,8 @@ class MetricRule:
     tolerance: float | None
     unit: str
     kind: str = "mean"
+    #: the values the metric can take (a row outside them is refused, not judged)
+    bounds: tuple[float, float] = (0.0, 1.0)
 
 
 METRICS: dict[str, MetricRule] = {
@@ -108,12 +110,13 @@ METRICS: dict[str, MetricRule] = {
     "cross_view_accuracy": MetricRule(-1, 0.05, "cross-view identification share, in [0, 1]", "rate"),
     "frame_score": MetricRule(+1, 0.05, "frame naturalness score, in [0, 1]"),
     "video_score": MetricRule(+1, 0.05, "video naturalness score, in [0, 1]"),
-    "mos": MetricRule(+1, 0.2, "mean opinion score, 1-5"),
-    "mos_q1": MetricRule(+1, 0.5, "opinion score quartile, 1-5"),
-    "mos_median": MetricRule(+1, 0.5, "opinion score median, 1-5"),
-    "mos_q3": MetricRule(+1, 0.5, "opinion score quartile, 1-5"),
-    "temporal_change_ratio": MetricRule(0, 0.05, "frame-to-frame change of anonymized / original (1 = same)"),
-    "frechet": MetricRule(-1, None, "Frechet distance of embeddings, anonymized vs original"),
+    "mos": MetricRule(+1, 0.2, "mean opinion score, 1-5", bounds=(1.0, 5.0)),
+    "mos_q1": MetricRule(+1, 0.5, "opinion score quartile, 1-5", bounds=(1.0, 5.0)),
+    "mos_median": MetricRule(+1, 0.5, "opinion score median, 1-5", bounds=(1.0, 5.0)),
+    "mos_q3": MetricRule(+1, 0.5, "opinion score quartile, 1-5", bounds=(1.0, 5.0)),
+    "temporal_change_ratio": MetricRule(0, 0.05, "frame-to-frame change of anonymized / original (1 = same)",
+                                        bounds=(0.0, math.inf)),
+    "frechet": MetricRule(-1, None, "Frechet distance of embeddings, anonymized vs original", bounds=(0.0, math.inf)),
 }
 #: what the gate checks unless told otherwise: the paper's success rates and naturalness
 DEFAULT_METRICS: tuple[str, ...] = ("success_rate", "frame_score", "video_score", "mos")
@@ -205,7 +208,25 @@ def read_run(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
         frame, _ = read_results(run_dir)
     except (FileNotFoundError, ValueError, pd.errors.ParserError) as exc:
         raise GateError(str(exc)) from None
+    _in_bounds(frame, str(Path(run_dir) / "results.csv"))
     return _unique(frame, str(run_dir))
+
+
+def _in_bounds(frame: pd.DataFrame, where: str, *, need_value: bool = False) -> None:
+    """:class:`GateError` naming the first row of a known metric whose value lies outside the metric's bounds (or
+    is missing, with ``need_value``): such a row would otherwise be judged "improved" or silently not judged."""
+    for i, row in enumerate(frame[["metric", "value", "n"]].itertuples(index=False)):
+        rule = METRICS.get(row.metric)
+        if rule is None:
+            continue
+        value = float(row.value)
+        if math.isnan(value):
+            if need_value:
+                raise GateError(f"{where}, row {i + 1} ({row.metric}): no value; a golden row must hold one")
+            continue
+        lo, hi = rule.bounds
+        if not (lo <= value <= hi) or math.isinf(value):
+            raise GateError(f"{where}, row {i + 1}: {row.metric} = {value!r} lies outside [{lo:g}, {hi:g}]")
 
 
 def _numbers(frame: pd.DataFrame, columns: Iterable[str], where: str) -> None:
@@ -412,12 +433,20 @@ def read_golden(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, A
     """The rows (tidy columns plus :data:`GOLDEN_EXTRA`) and the rest of a golden file; a file of another format
     raises :class:`GateError`. A version 1 file (one run) reads as one run without a measured spread."""
     path = Path(path)
+    if path.is_dir():
+        raise GateError(f"golden file {path} is a folder; name the .json file in it")
     if not path.is_file():
         raise GateError(f"golden file {path} does not exist; make one with `gaitbench golden RUN_DIR --out {path}`")
+
+    def refuse(constant: str) -> float:  # JSON has no NaN or Infinity; Python's reader would accept them
+        raise ValueError(f"{constant} is not a JSON number")
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise GateError(f"golden file {path} is not readable JSON: {exc}") from None
+    except RecursionError:
+        raise GateError(f"golden file {path} is nested too deeply to be a golden file") from None
     if not isinstance(doc, dict) or doc.get("format") != GOLDEN_FORMAT:
         raise GateError(f"{path} is not a gaitbench golden file (no \"format\": \"{GOLDEN_FORMAT}\")")
     version = doc.get("format_version")
@@ -437,6 +466,12 @@ def read_golden(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, A
         frame["runs"] = 1
     frame["runs"] = frame["runs"].fillna(1)
     frame = _golden_frame(frame, str(path))
+    _in_bounds(frame, str(path), need_value=True)
+    for col, least in (("n", 1), ("runs", 1), ("spread", 0), ("sampling_se", 0)):
+        bad = frame[col] < least  # NaN compares False: a missing spread or error is allowed (estimated below)
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise GateError(f"{path}, row {i + 1}: {col} = {frame[col].iloc[i].item()!r} must be >= {least}")
     need = frame["sampling_se"].isna()
     frame.loc[need, "sampling_se"] = [
         sampling_se(m, v, n, (lo, hi)) for m, v, n, lo, hi in

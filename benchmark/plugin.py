@@ -19,6 +19,7 @@ import abc
 import dataclasses
 import inspect
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,6 +59,7 @@ class Plugin(abc.ABC):
             config = self.Config()
         if not isinstance(config, self.Config):
             raise TypeError(f"{self.name} needs a {self.Config.__name__}, got {type(config).__name__}")
+        self.check_config(config)
         self.config: Any = config
         self.device = "cpu"
         #: what it learned from and how (saved in the checkpoint); None until trained, {} for untrained plug-ins
@@ -73,6 +75,29 @@ class Plugin(abc.ABC):
         if changes:
             config = from_mapping(cls.Config, {**dataclasses.asdict(config), **changes}, f"{cls.name} config")
         return config
+
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        """``ValueError`` naming the key and value for settings no plug-in can mean, by the conventions every
+        config follows: every number finite; ``epochs`` and ``*_epochs`` >= 0; ``lr`` and ``*_lr`` > 0; ``batch``,
+        ``*_batch`` and ``batch_size`` >= 1; ``rank`` >= 1; ``seed`` >= 0. A kind or a plug-in adds its own rules
+        (override and call this one) or checks in its Config's ``__post_init__``."""
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            name = f.name
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{cls.name} config: {name} must be a finite number, got {value}")
+            rule = None
+            if name == "epochs" or name.endswith("_epochs") or name == "seed":
+                rule = (value >= 0, ">= 0")
+            elif name == "lr" or name.endswith("_lr"):
+                rule = (value > 0, "> 0")
+            elif name in ("batch", "batch_size", "rank") or name.endswith("_batch"):
+                rule = (value >= 1, ">= 1")
+            if rule is not None and not rule[0]:
+                raise ValueError(f"{cls.name} config: {name} must be {rule[1]}, got {value}")
 
     def config_record(self) -> dict[str, Any]:
         """The config as JSON-ready values (paths as strings)."""

@@ -42,6 +42,17 @@ class Recognizer(Plugin):
     #: what :attr:`spec` reads: ``"gei"`` (one GEI per sequence) or ``"frames"`` (the normalised silhouettes)
     input_kind: ClassVar[str]
 
+    #: the smallest input height and width a recognizer may read (a GEI of fewer pixels holds no gait)
+    min_size: ClassVar[int] = 16
+
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        super().check_config(config)
+        for key in ("height", "width"):
+            value = getattr(config, key)
+            if not isinstance(value, int) or value < cls.min_size:
+                raise ValueError(f"{cls.name} config: {key} must be a whole number >= {cls.min_size}, got {value!r}")
+
     # ------------------------------------------------------------------ what subclasses implement
 
     @property

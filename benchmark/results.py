@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark.io import atomic_path
@@ -115,7 +116,10 @@ def read_results(run_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[P
     paths = (main, *sorted(root.glob("results-*.csv")))
     frames = []
     for path in paths:
-        frame = read_csv(path)[list(COLUMNS)]
+        try:
+            frame = read_csv(path)[list(COLUMNS)]
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path} is empty: not a gaitbench results table") from None
         for column in ("view", "k", "n", "value", "ci_low", "ci_high"):
             values = pd.to_numeric(frame[column], errors="coerce")
             empty = frame[column].isna() | frame[column].astype(str).str.strip().str.lower().isin(["", "nan"])
@@ -126,6 +130,21 @@ def read_results(run_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[P
                 raise ValueError(
                     f"{path}, data row {row + 1}: column {column!r} must be a number, got {frame[column].iloc[row]!r}"
                 )
+            if column in ("view", "k", "n"):
+                fractional = values != values.round()
+                negative = (values < 0) if column in ("k", "n") else (values < -1)
+                wrong = fractional | negative
+                if wrong.any():
+                    row = int(wrong.to_numpy().nonzero()[0][0])
+                    least = "-1 (every view)" if column == "view" else "0"
+                    raise ValueError(f"{path}, data row {row + 1}: column {column!r} must be a whole number >= "
+                                     f"{least}, got {float(values.iloc[row]):g}")
+            else:
+                infinite = values.notna() & ~np.isfinite(values.to_numpy(dtype=float, na_value=0.0))
+                if infinite.any():
+                    row = int(infinite.to_numpy().nonzero()[0][0])
+                    raise ValueError(f"{path}, data row {row + 1}: column {column!r} must be finite, got "
+                                     f"{float(values.iloc[row]):g}")
             frame[column] = values
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)

@@ -43,11 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.runner import execute, load_run_config, plan_run
-    from benchmark.runner.execute import prune
+    from benchmark.runner.execute import check_stop_after, prune
 
     resolved = load_run_config(args.config, seed=args.seed)
     out = Path(args.out) if args.out else Path("runs") / (resolved.config.name or Path(args.config).stem)
     plan = plan_run(resolved, out, cache_dir=args.cache, progress=not args.quiet)
+    check_stop_after(plan, args.stop_after)  # a dry run refuses a stage name that is not in the run too
     if args.prune and not args.dry_run:
         removed = prune(plan)
         print(f"pruned {len(removed)} unused stage folder(s) from {plan.store.root}")

@@ -33,6 +33,7 @@ own config class when the file is loaded (:func:`resolve`), so a typo fails befo
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -45,6 +46,23 @@ from benchmark.results import format_parameters
 from benchmark.types import CASIA_VIEWS
 
 CROSS_VIEW = ("no", "yes", "auto")
+
+
+#: a run's name: it becomes a folder name under ``runs/``, so no separators and no ``..``
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: the most frames a picture's strip row may show
+MAX_PICTURE_FRAMES = 64
+
+
+def _check_views(key: str, views: tuple[int, ...], *, allow_empty: bool) -> None:
+    """``ValueError`` naming ``key`` for views that are empty (unless allowed), repeated or not CASIA-B's."""
+    if not views and not allow_empty:
+        raise ValueError(f"{key} must name at least one view, e.g. [0, 90]")
+    bad = [v for v in views if v not in CASIA_VIEWS]
+    if bad:
+        raise ValueError(f"{key} must be among {list(CASIA_VIEWS)}, got {bad}")
+    if len(set(views)) != len(views):
+        raise ValueError(f"{key} repeat a view: {list(views)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +97,11 @@ class WorldSection:
         if self.subjects < 0 or self.workers < 0:
             raise ValueError(f"subjects and workers must be >= 0 (0 = the preset's / all cores), got "
                              f"subjects={self.subjects}, workers={self.workers}")
+        if self.path is not None and str(self.path) in ("", "."):
+            raise ValueError(f"path must name a dataset folder, got {str(self.path)!r}")
+        if self.path is not None and self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"path {self.path} is a file; it must be a dataset folder (or where to generate one)")
+        _check_views("views", self.views, allow_empty=True)
 
     def world_config(self) -> Any:
         """The :class:`benchmark.synth.world.WorldConfig` to generate; None for an existing dataset."""
@@ -169,11 +192,9 @@ class PicturesSection:
     crop: bool = True
 
     def __post_init__(self) -> None:
-        bad = [v for v in self.views if v not in CASIA_VIEWS]
-        if bad:
-            raise ValueError(f"views must be among {list(CASIA_VIEWS)}, got {bad}")
-        if self.frames < 1:
-            raise ValueError(f"frames must be >= 1, got {self.frames}")
+        _check_views("views", self.views, allow_empty=False)
+        if not 1 <= self.frames <= MAX_PICTURE_FRAMES:
+            raise ValueError(f"frames must lie in 1..{MAX_PICTURE_FRAMES} (frames per strip row), got {self.frames}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +237,11 @@ class RunConfig:
     plugins: PluginsSection = PluginsSection()
 
     def __post_init__(self) -> None:
+        if self.name and not NAME_RE.match(self.name):
+            raise ValueError(f"name {self.name!r} must be letters, digits, '.', '-' or '_' (it names the run's "
+                             "folder under runs/), starting with a letter or digit")
+        if self.cache_dir is not None and self.cache_dir.exists() and not self.cache_dir.is_dir():
+            raise ValueError(f"cache_dir {self.cache_dir} is a file; it must be a folder")
         if min(self.seed, self.workers, self.threads) < 0:
             raise ValueError(f"seed, workers and threads must be >= 0, got seed={self.seed}, workers={self.workers}, "
                              f"threads={self.threads}")
@@ -322,6 +348,15 @@ def _path_fields(config: Any, base: Path) -> Any:
     return dataclasses.replace(config, **changes) if changes else config
 
 
+def _checked(cls: Any, config: Any, where: str) -> Any:
+    """``config`` after the plug-in's own checks (:meth:`benchmark.plugin.Plugin.check_config`), as a ConfigError."""
+    try:
+        cls.check_config(config)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return config
+
+
 def _plugin(registry: Any, name: str, where: str) -> Any:
     try:
         return registry.get(name)
@@ -397,7 +432,8 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
     for name, table in config.recognizers.items():
         where = f"{file}: recognizers.{name}"
         cls = _plugin(RECOGNIZERS, name, where)
-        recognizers[name] = from_mapping(cls.Config, _with_seed(cls.Config, table, config.seed), where)
+        recognizers[name] = _checked(cls, from_mapping(cls.Config, _with_seed(cls.Config, table, config.seed), where),
+                                     where)
 
     methods = []
     for name, table in config.anonymizers.items():
@@ -423,7 +459,7 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
     for name, table in config.scorers.items():
         where = f"{file}: scorers.{name}"
         cls = _plugin(SCORERS, name, where)
-        scorers[name] = _path_fields(from_mapping(cls.Config, table, where), base)
+        scorers[name] = _checked(cls, _path_fields(from_mapping(cls.Config, table, where), base), where)
 
     drawn = [m for m in methods if not m.passthrough]
     for row in config.pictures.rows:

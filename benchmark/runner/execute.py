@@ -106,6 +106,15 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def check_stop_after(plan: Plan, stop_after: str | None) -> None:
+    """``ValueError`` (with "did you mean") unless ``stop_after`` is None or one of the plan's stage names."""
+    names = [s.name for s in plan.stages]
+    if stop_after is not None and stop_after not in names:
+        close = difflib.get_close_matches(stop_after, names, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"stop_after: no stage {stop_after!r} in this run{hint} (see --dry-run for the stages)")
+
+
 def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], None] = _say) -> RunResult:
     """Run every stage of ``plan`` that is not cached, then write the run directory.
 
@@ -118,11 +127,7 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
     log : callable
         Receives the per-stage progress lines.
     """
-    names = [s.name for s in plan.stages]
-    if stop_after is not None and stop_after not in names:
-        close = difflib.get_close_matches(stop_after, names, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"stop_after: no stage {stop_after!r} in this run{hint} (see --dry-run for the stages)")
+    check_stop_after(plan, stop_after)
     if plan.resolved.config.threads:
         import torch
 

@@ -1,0 +1,166 @@
+"""Inputs that must be refused at the edge, naming the file, key and value (issue 18): run configs at planning
+(``gaitbench run --dry-run``), and the tables and golden files the regression gate reads (exit 2: unusable input,
+never 0 "pass" or 1 "regression")."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmark.cli import main
+from benchmark.gate import GateError, read_golden, read_run
+from benchmark.results import Row, write_csv
+
+REPO = Path(__file__).resolve().parents[1]
+CI = (REPO / "configs" / "ci.toml").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------------ run configs
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("[recognizers.wu2017-mt]\nepochs = 2", "[recognizers.wu2017-mt]\nepochs = -1",
+         "recognizers.wu2017-mt: wu2017-mt config: epochs must be >= 0, got -1"),
+        ("lr = 0.002\nsweep", "lr = nan\nsweep", "stgan config: lr must be a finite number, got nan"),
+        ("lr = 0.002\nsweep", "lr = -inf\nsweep", "stgan config: lr must be a finite number, got -inf"),
+        ("lr = 0.002\nsweep", "lr = -0.5\nsweep", "stgan config: lr must be > 0, got -0.5"),
+        ("[recognizers.zheng2011]\n", "[recognizers.zheng2011]\nrank = 0\n", "zheng2011 config: rank must be >= 1"),
+        ("[recognizers.zheng2011]\n", "[recognizers.zheng2011]\nheight = 7\n",
+         "zheng2011 config: height must be a whole number >= 16, got 7"),
+        ('path = "../worlds/ci-run"', 'path = ""', "path must name a dataset folder"),
+        ('path = "../worlds/ci-run"', 'path = "run.toml"', "run.toml is a file; it must be a dataset folder"),
+        ('protocol = "protocols/ci.toml"', 'protocol = "protocols/ci.toml"\ncache_dir = "run.toml"',
+         "cache_dir", ),
+        ("views = [0, 90, 180]", "views = [0, 0]", "views repeat a view: [0, 0]"),
+        ("frames = 6", "frames = 1000000000", "pictures: frames must lie in 1..64"),
+        ("views = [0, 90]\nframes = 6", "views = []\nframes = 6", "views must name at least one view"),
+        ('name = "ci"', 'name = "../../../x"', "name '../../../x' must be letters, digits"),
+    ],
+)
+def test_run_configs_are_refused_at_planning(tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str,
+                                              new: str, message: str) -> None:
+    assert old in CI, old
+    (tmp_path / "protocols").mkdir()
+    (tmp_path / "protocols" / "ci.toml").write_text((REPO / "configs" / "protocols" / "ci.toml").read_text())
+    text = CI.replace(old, new, 1).replace('path = "../worlds/ci-run"', f'path = "{tmp_path / "world"}"')
+    config = tmp_path / "run.toml"
+    config.write_text(text)
+    assert main(["run", str(config), "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_dry_run_refuses_an_unknown_stop_after(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(REPO / "configs" / "ci.toml"), "--dry-run", "--stop-after", "recognizer zheng2012"]) == 2
+    err = capsys.readouterr().err
+    assert "no stage 'recognizer zheng2012' in this run; did you mean 'recognizer zheng2011'" in err
+
+
+# ------------------------------------------------------------------------------------------ the gate's inputs
+
+
+def _rows(value: float = 0.4, n: int = 30) -> list[Row]:
+    return [Row(method="stgan", parameters="alpha=0.3", evaluator="zheng2011", condition="all", view=-1,
+                metric="success_rate", value=value, n=n, k=1)]
+
+
+def _run(folder: Path, rows: list[Row]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, folder / "results.csv")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("value", "inf", "column 'value' must be finite"),
+        ("value", "1e309", "column 'value' must be finite"),
+        ("value", "7.5", "success_rate = 7.5 lies outside [0, 1]"),
+        ("value", "-0.1", "success_rate = -0.1 lies outside [0, 1]"),
+        ("n", "-5", "column 'n' must be a whole number >= 0, got -5"),
+        ("n", "2.5", "column 'n' must be a whole number >= 0, got 2.5"),
+        ("k", "1.5", "column 'k' must be a whole number >= 0"),
+    ],
+)
+def test_impossible_run_values_are_refused_not_judged(tmp_path: Path, field: str, text: str, message: str) -> None:
+    folder = _run(tmp_path / "run", _rows())
+    csv = folder / "results.csv"
+    header, line = csv.read_text().splitlines()[:2]
+    cells = line.split(",")
+    cells[header.split(",").index(field)] = text
+    csv.write_text(f"{header}\n{','.join(cells)}\n")
+    with pytest.raises(GateError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                       .replace("]", r"\]").replace(".", r"\.")):
+        read_run(folder)
+
+
+def test_an_empty_results_file_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "results.csv").write_text("")
+    with pytest.raises(GateError, match=rf"{folder / 'results.csv'} is empty"):
+        read_run(folder)
+
+
+def _golden(path: Path, **changes: object) -> Path:
+    row = {"method": "stgan", "parameters": "alpha=0.3", "evaluator": "zheng2011", "condition": "all", "view": -1,
+           "metric": "success_rate", "k": 1, "value": 0.4, "n": 30, "ci_low": 0.25, "ci_high": 0.57, "runs": 3,
+           "spread": 0.02, "sampling_se": 0.09, **changes}
+    path.write_text(json.dumps({"format": "gaitbench-golden", "format_version": 2, "rows": [row]}, allow_nan=True))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"value": None}, "no value; a golden row must hold one"),
+        ({"value": math.nan}, "NaN is not a JSON number"),
+        ({"value": -math.inf}, "-Infinity is not a JSON number"),
+        ({"value": -1}, "success_rate = -1.0 lies outside [0, 1]"),
+        ({"n": -1}, "n = -1 must be >= 1"),
+        ({"spread": -0.5}, "spread = -0.5 must be >= 0"),
+        ({"runs": 0}, "runs = 0 must be >= 1"),
+    ],
+)
+def test_golden_rows_that_would_stop_gating_are_refused(tmp_path: Path, changes: dict, message: str) -> None:
+    path = _golden(tmp_path / "golden.json", **changes)
+    with pytest.raises(GateError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        read_golden(path)
+
+
+def test_unusable_golden_files_exit_2_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run(tmp_path / "run", _rows())
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    folder = tmp_path / "golden-folder"
+    folder.mkdir()
+    for path, message in ((nested, "nested too deeply"), (folder, "is a folder; name the .json file in it")):
+        assert main(["check", str(run), "--golden", str(path)]) == 2
+        assert message in capsys.readouterr().err
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.floats(allow_nan=False), st.text(max_size=8)))
+def test_a_value_in_results_is_read_or_refused_never_misread(tmp_path_factory: pytest.TempPathFactory,
+                                                               cell: float | str) -> None:
+    """Whatever stands in a results row's value cell, the gate reads a finite number within [0, 1] or refuses
+    the table with GateError; it never hands on an impossible value."""
+    folder = _run(tmp_path_factory.mktemp("run"), _rows())
+    csv = folder / "results.csv"
+    header, line = csv.read_text().splitlines()[:2]
+    cells = line.split(",")
+    text = repr(cell) if isinstance(cell, float) else cell.replace(",", ";").replace("\n", " ").replace("\r", " ")
+    cells[header.split(",").index("value")] = text
+    csv.write_text(f"{header}\n{','.join(cells)}\n")
+    try:
+        frame = read_run(folder)
+    except GateError:
+        return
+    value = float(frame["value"].iloc[0])
+    assert math.isnan(value) or 0.0 <= value <= 1.0

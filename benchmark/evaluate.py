@@ -59,8 +59,9 @@ Label = tuple[str, str, int]
 class EvalSets:
     """Gallery and probe sequences of the test subjects, prepared for one input spec.
 
-    ``unusable`` holds, per probe condition name, the probe sequences of the probe tree that have no usable frame
-    (so are not in ``probes``); each counts as a probe that was not identified.
+    ``unusable`` holds, per probe condition name, the probe sequences of the probe tree that are not in ``probes``:
+    without a usable frame, or a sequence folder without frames; each counts as a probe that was not identified, so
+    an emptied folder never silently lowers n.
     """
 
     gallery: Sequences
@@ -89,11 +90,12 @@ def load_eval_sets(
     """Read the protocol's gallery (clean tree) and probes (probe tree) of the test subjects for ``spec``.
 
     A sequence without a usable frame (none with :data:`~benchmark.silhouettes.MIN_FOREGROUND_PIXELS` foreground
-    pixels) is, in the probes, recorded in :attr:`EvalSets.unusable` with a warning; in the gallery it is left out
-    with a warning naming it (``errors="skip"``) or raises ``ValueError`` naming it (``errors="raise"``).
+    pixels), or a sequence folder without frames, is, in the probes, recorded in :attr:`EvalSets.unusable` with a
+    warning; in the gallery it is left out with a warning naming it (``errors="skip"``) or raises ``ValueError``
+    naming it (``errors="raise"``).
     A probe condition with no sequence folder at all in the probe tree raises ``ValueError``.
     """
-    from benchmark.data.casia import CasiaB
+    from benchmark.data.casia import CasiaB, condition_order
     from benchmark.sequences import load_sequences
     from benchmark.silhouettes import MIN_FOREGROUND_PIXELS
 
@@ -102,19 +104,24 @@ def load_eval_sets(
     test = protocol_groups(gallery_root, protocol)[protocol.test_group]
 
     def load(root: str | os.PathLike[str], conditions: Sequence[str]) -> tuple[Sequences, tuple[Label, ...]]:
-        """The usable sequences, and the labels of those found in the tree without a usable frame."""
-        refs = CasiaB(root).index(test, conditions, protocol.views)
+        """The usable sequences, and the labels of those in the tree that are not usable: without a usable frame,
+        or a sequence folder without frames."""
+        tree = CasiaB(root)
+        refs = tree.index(test, conditions, protocol.views)
+        empty = tree.empty_folders(test, conditions, protocol.views)
+        expected = {(r.subject, r.condition, r.view) for r in refs} | set(empty)
         # With no folder at all, load_sequences raises its "no sequences" error: a wrong tree, not a blank one.
         data = load_sequences(root, spec, subjects=test, conditions=conditions, views=protocol.views,
-                              cache_dir=cache_dir, workers=workers, allow_empty=bool(refs))
+                              cache_dir=cache_dir, workers=workers, allow_empty=bool(expected))
         loaded = {data.key(i) for i in range(len(data))}
-        return data, tuple((r.subject, r.condition, r.view) for r in refs if r.key not in loaded)
+        missing = [label for label in expected if f"{label[0]}-{label[1]}-{label[2]:03d}" not in loaded]
+        return data, tuple(sorted(missing, key=lambda t: (t[0], condition_order(t[1]), t[2])))
 
     gallery, blank = load(gallery_root, protocol.gallery)
     if blank:
         message = (
-            f"{len(blank)} gallery sequence(s) of {gallery_root} have no usable frame (every frame has fewer than "
-            f"{MIN_FOREGROUND_PIXELS} foreground pixels): {_names(blank)}"
+            f"{len(blank)} gallery sequence(s) of {gallery_root} have no usable frame (no frame at all, or every "
+            f"frame has fewer than {MIN_FOREGROUND_PIXELS} foreground pixels): {_names(blank)}"
         )
         if errors == "raise" or len(gallery) == 0:
             raise ValueError(
@@ -134,8 +141,8 @@ def load_eval_sets(
             for name, c in counts.items() if c
         )
         _warn(
-            f"probes of {probes_root} without a usable frame (every frame has fewer than {MIN_FOREGROUND_PIXELS} "
-            f"foreground pixels), counted as not identified at every k: {per}"
+            f"probes of {probes_root} without a usable frame (no frame at all, or every frame has fewer than "
+            f"{MIN_FOREGROUND_PIXELS} foreground pixels), counted as not identified at every k: {per}"
         )
     return sets
 

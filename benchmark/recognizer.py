@@ -42,8 +42,8 @@ class Recognizer(Plugin):
     #: what :attr:`spec` reads: ``"gei"`` (one GEI per sequence) or ``"frames"`` (the normalised silhouettes)
     input_kind: ClassVar[str]
 
-    #: the smallest input height and width a recognizer may read (a GEI of fewer pixels holds no gait)
-    min_size: ClassVar[int] = 16
+    #: the smallest input height and width a recognizer may read (a GEI of fewer pixels a side holds no gait)
+    min_size: ClassVar[int] = 8
 
     @classmethod
     def check_config(cls, config: Any) -> None:

@@ -74,7 +74,7 @@ def test_cache_is_reused_then_rebuilt_when_a_frame_changes(tiny_casia, tmp_path,
     assert len(counted_imread) == 24
     folder = cache_dir / "casia-b-64x64-min40"
     index = json.loads((folder / "index.json").read_text())
-    assert index["format"] == 1 and index["params"]["height"] == 64
+    assert index["format"] == 2 and index["params"]["height"] == 64
     entry = index["sequences"]["001-nm-01-090"]
     assert entry["frames"] == 3 and entry["source_frames"] == 3
     assert (folder / entry["file"]).is_file() and len(list(folder.glob("*.npy"))) == 8

@@ -237,3 +237,52 @@ def test_iterating_loads_every_sequence(tiny_casia) -> None:
     assert len(seqs) == 8
     for seq in seqs:
         np.testing.assert_array_equal(seq.silhouettes, tiny_casia.truth[seq.key])
+
+
+def test_a_subject_folder_linked_into_itself_is_read_once(make_casia_tree) -> None:
+    """``009/009 -> ../009`` (a link back to its own folder) is not the nested ``<root>/009/009`` layout: each
+    sequence is listed once (issue 18: score counted them twice)."""
+    tree = make_casia_tree("linked", subjects=("008", "009"), conditions=("nm-01",), views=(90,), frames=3)
+    (tree.root / "009" / "009").symlink_to(Path("..") / "009")
+    assert [r.key for r in CasiaB(tree.root).index()] == ["008-nm-01-090", "009-nm-01-090"]
+
+
+def test_a_mask_saved_in_colour_reads_as_its_mask(make_casia_tree) -> None:
+    """A red-on-black RGB PNG (grey value 76, below the 127 threshold) and a mask with an alpha channel read as the
+    masks they show, through the reader and through the decoding cache."""
+    from benchmark.data.cache import normalize_files
+    from benchmark.data.casia import read_silhouette
+
+    tree = make_casia_tree("colour", subjects=("001",), conditions=("nm-01",), views=(90,), frames=2,
+                           shape=(64, 48))
+    ref = CasiaB(tree.root).ref("001-nm-01-090")
+    truth = read_silhouette(ref.files[0])
+    red = np.zeros((*truth.shape, 3), np.uint8)
+    red[truth, 2] = 255  # BGR: red
+    cv2.imwrite(str(ref.files[0]), red)
+    rgba = np.zeros((*truth.shape, 4), np.uint8)
+    rgba[..., :3] = 255
+    rgba[truth, 3] = 255  # white everywhere, opaque only on the person
+    cv2.imwrite(str(ref.files[1]), rgba)
+    for path in ref.files:
+        np.testing.assert_array_equal(read_silhouette(path), truth)
+    decoded = normalize_files(ref.files, 32, 32)
+    assert decoded.shape == (2, 32, 32) and decoded[0].any()
+    np.testing.assert_array_equal(decoded[0], decoded[1])
+
+
+def test_a_frame_of_another_size_is_refused_or_skipped_with_a_warning(make_casia_tree) -> None:
+    """A 100x100 frame in a 48x64 sequence: ``data check`` flags it, and decoding for a recognizer refuses it
+    naming the file (or skips it with a warning), instead of normalising it as if it belonged."""
+    from benchmark.data.cache import normalize_files
+
+    tree = make_casia_tree("sizes", subjects=("001",), conditions=("nm-01",), views=(90,), frames=3,
+                           shape=(64, 48))
+    files = CasiaB(tree.root).ref("001-nm-01-090").files
+    odd = np.zeros((100, 100), np.uint8)
+    odd[20:80, 40:60] = 255
+    cv2.imwrite(str(files[1]), odd)
+    with pytest.raises(ValueError, match=rf"{files[1].name} is 100x100, the sequence's first frame is 48x64"):
+        normalize_files(files, 32, 32)
+    with pytest.warns(UserWarning, match=r"is 100x100.*\(skipped\)"):
+        assert len(normalize_files(files, 32, 32, errors="skip")) == 2

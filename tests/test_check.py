@@ -163,3 +163,12 @@ def test_png_problem_literals(broken_png) -> None:
     assert png_problem(good[:-12]) == f"truncated: no IEND chunk ({len(good) - 12} bytes)"
     assert png_problem(good[:-3]).startswith("truncated in chunk IEND")
     assert png_problem(broken_png("crc")).startswith("CRC error in chunk IDAT")
+
+
+def test_a_stray_empty_subject_folder_is_reported_not_counted_as_missing(tiny_casia, capsys) -> None:
+    """An empty folder named like a subject (``010/``) used to add 110 "missing" sequences and flip a clean tree to
+    NOT usable; it is now named in the report and left out of the grid (issue 18)."""
+    (tiny_casia.root / "010").mkdir()
+    report = check_tree(tiny_casia.root, conditions=["nm-01", "bg-01"], views=[0, 90], workers=1)
+    assert report.usable and report.count("missing") == 0
+    assert "subject folder 010 holds no condition folder (left out of the grid)" in report.format()

@@ -205,3 +205,26 @@ def test_cli_evaluate_with_erased_probes(tmp_path: Path, small_protocol: Callabl
         assert erased.loc[("nm", "accuracy", k, -1), "value"] == pytest.approx(hits_90 / 12, abs=1e-5)  # CSV: 6 digits
     record = json.loads((tmp_path / "erased.run.json").read_text())
     assert record["unusable_probes"] == {"zheng2011": {"nm": {"0": 6}, "bg": {}, "cl": {"0": 3, "90": 3}}}
+
+
+def test_an_emptied_probe_or_gallery_folder_is_counted_not_silently_dropped(
+    tmp_path: Path, small_protocol: Callable[..., SmallProtocol], pixels: type[Pixels]
+) -> None:
+    """A probe folder whose frames are gone is a miss counted in n (nm stays n 12, as with every folder full), and
+    an emptied gallery folder is named in the warning (issue 18: both used to change the numbers silently)."""
+    setup = small_protocol(3)
+    protocol = load_protocol(setup.protocol)
+    data = tmp_path / "data"
+    shutil.copytree(setup.data, data)
+    for png in (data / "005" / "nm-05" / "090").glob("*.png"):
+        png.unlink()
+    for png in (data / "006" / "nm-02" / "000").glob("*.png"):
+        png.unlink()
+    with pytest.warns(UserWarning) as caught:
+        sets = load_eval_sets(data, data, protocol, SPEC, workers=1)
+    text = " ".join(str(w.message) for w in caught)
+    assert "006-nm-02-000; left out of the gallery" in text
+    assert "not identified at every k: nm 1 of 12 (view 90: 1)" in text
+    assert sets.unusable["nm"] == (("005", "nm-05", 90),) and len(sets.probes["nm"]) == 11
+    rows, _ = evaluate_recognizer(fitted(pixels), sets, ks=(1,), cross_view=False)
+    assert table(rows).loc[("nm", "success_rate", 1, -1), "n"] == 12

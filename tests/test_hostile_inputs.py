@@ -33,7 +33,7 @@ CI = (REPO / "configs" / "ci.toml").read_text(encoding="utf-8")
         ("lr = 0.002\nsweep", "lr = -0.5\nsweep", "stgan config: lr must be > 0, got -0.5"),
         ("[recognizers.zheng2011]\n", "[recognizers.zheng2011]\nrank = 0\n", "zheng2011 config: rank must be >= 1"),
         ("[recognizers.zheng2011]\n", "[recognizers.zheng2011]\nheight = 7\n",
-         "zheng2011 config: height must be a whole number >= 16, got 7"),
+         "zheng2011 config: height must be a whole number >= 8, got 7"),
         ('path = "../worlds/ci-run"', 'path = ""', "path must name a dataset folder"),
         ('path = "../worlds/ci-run"', 'path = "run.toml"', "run.toml is a file; it must be a dataset folder"),
         ('protocol = "protocols/ci.toml"', 'protocol = "protocols/ci.toml"\ncache_dir = "run.toml"',

@@ -27,11 +27,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmark.data.casia import CasiaB, SequenceRef
+from benchmark.data.casia import CasiaB, SequenceRef, silhouette_mask
 from benchmark.io import atomic_path, write_json
 from benchmark.silhouettes import MIN_FOREGROUND_PIXELS, map_sequences, normalize_frame_into
 
-FORMAT_VERSION = 1
+#: 2: colour PNGs read by their brightest channel (benchmark.data.casia.silhouette_mask), frames of another size
+#: than the sequence's first refused
+FORMAT_VERSION = 2
 ERRORS = ("raise", "skip")
 
 
@@ -48,7 +50,7 @@ def normalize_files(
     Parameters
     ----------
     files : paths
-        Grey PNG frames of one sequence, in order; any frame size, grey > 127 = person.
+        PNG frames of one sequence, in order, all of one size; a pixel with any channel > 127 is the person.
     height, width : int
         Output size.
     min_pixels : int
@@ -66,16 +68,27 @@ def normalize_files(
     paths = [os.fspath(f) for f in files]
     out = np.zeros((len(paths), height, width), np.uint8)
     kept = 0
+    first: tuple[int, ...] | None = None
     for path in paths:
-        img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        message = ""
         if img is None:
             reason = "missing" if not os.path.exists(path) else "corrupt, truncated, empty or not an image"
             message = f"cannot read silhouette frame {path}: {reason}; run `gaitbench data check` on the tree"
+        elif first is not None and img.shape[:2] != first:
+            message = (f"silhouette frame {path} is {img.shape[1]}x{img.shape[0]}, the sequence's first frame is "
+                       f"{first[1]}x{first[0]}; run `gaitbench data check` on the tree")
+        if message:
             if errors == "raise":
                 raise ValueError(message)
             warnings.warn(message + " (skipped)", stacklevel=2)
             continue
-        cv2.threshold(img, 127, 255, cv2.THRESH_BINARY, dst=img)
+        assert img is not None
+        first = first or img.shape[:2]
+        if img.ndim == 2 and img.dtype == np.uint8:  # the usual grey PNG: threshold in place
+            cv2.threshold(img, 127, 255, cv2.THRESH_BINARY, dst=img)
+        else:
+            img = silhouette_mask(img).astype(np.uint8) * 255
         if cv2.countNonZero(img) < min_pixels:
             continue
         if normalize_frame_into(img, out[kept], ones=False):

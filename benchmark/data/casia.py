@@ -202,7 +202,8 @@ def subject_dirs(root: Path, on_error: OnError = _raise) -> dict[str, list[Path]
         folders = out.setdefault(name, [])
         folders.append(path)
         nested = path / name
-        if nested.is_dir():
+        # <root>/001/001 (a layout some copies of CASIA-B have); a link back to its own folder is not a second one
+        if nested.is_dir() and nested.resolve() != path.resolve():
             folders.append(nested)
     return out
 
@@ -243,14 +244,26 @@ def list_frames(folder: Path) -> tuple[str, ...]:
 
 def read_silhouette(path: Path) -> np.ndarray:
     """One silhouette PNG as ``bool (H, W)`` (grey value > 127 = person); ``ValueError`` naming a bad file."""
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         if not path.exists():
             raise FileNotFoundError(f"silhouette frame {path} does not exist")
         size = path.stat().st_size
         reason = "it is empty (0 bytes)" if size == 0 else "corrupt, truncated or not an image"
         raise ValueError(f"cannot read silhouette frame {path}: {reason}; run `gaitbench data check` on the tree")
-    return img > 127
+    return silhouette_mask(img)
+
+
+def silhouette_mask(img: np.ndarray) -> np.ndarray:
+    """A decoded silhouette image as ``bool (H, W)``: foreground where any colour channel exceeds 127 (a mask saved
+    in colour, e.g. red on black, is still a mask; the grey value of such a pixel may lie below 127), and where an
+    alpha channel, when present, is opaque; 16-bit images are scaled to 8 bits first."""
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if img.ndim == 2:
+        return img > 127
+    colour = img[..., :3].max(axis=2) > 127
+    return colour & (img[..., 3] > 127) if img.shape[2] == 4 else colour
 
 
 def sequence_folder(root: str | os.PathLike[str], subject: str, condition: str, view: int) -> Path:
@@ -444,6 +457,18 @@ class CasiaB:
                 refs.append(SequenceRef(subject, condition, view, folder, names))
         refs.sort(key=lambda r: (r.subject, condition_order(r.condition), r.view))
         return refs
+
+    def empty_folders(
+        self,
+        subjects: Iterable[str | int] | str | int | None = None,
+        conditions: Iterable[str] | str | None = None,
+        views: Iterable[int | str] | int | str | None = None,
+    ) -> list[tuple[str, str, int]]:
+        """``(subject, condition, view)`` of the selected sequence folders that hold no PNG file (which
+        :meth:`index` leaves out): a sequence that was there and is gone, to be counted, not silently skipped."""
+        selection = Selection.make(subjects, conditions, views).check_casia()
+        return sorted({(s, c, v) for s, c, v, folder in walk_tree(self.root, selection) if not list_frames(folder)},
+                      key=lambda t: (t[0], condition_order(t[1]), t[2]))
 
     def ref(self, key: str) -> SequenceRef:
         """The sequence named ``subject-condition-view`` (e.g. ``"001-nm-01-090"``); ``KeyError`` if absent."""

@@ -242,6 +242,13 @@ class CheckReport:
                 writer.writerow({**dataclasses.asdict(s), "view": f"{s.view:03d}"})
 
 
+def _listing(folder: Path) -> list[tuple[str, Path]]:
+    try:
+        return [(p.name, p) for p in folder.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+
+
 def check_tree(
     root: str | os.PathLike[str],
     *,
@@ -291,7 +298,16 @@ def check_tree(
     found: dict[tuple[str, str, int], Path] = {}
     for subject, condition, view, folder in walk_tree(root, selection, note):
         found.setdefault((subject, condition, view), folder)
-    subjects_found = {s for s in subject_dirs(root, note) if selection.matches_subject(s)}
+    subjects_found = set()
+    for s, folders in subject_dirs(root, note).items():
+        if not selection.matches_subject(s):
+            continue
+        if selection.subjects is None and not any(key[0] == s for key in found) and not any(
+                CONDITION_RE.match(name) for folder in folders for name, _ in _listing(folder)):
+            # a stray empty subject folder: reported, not counted as 110 missing sequences
+            listing_problems.append(f"subject folder {s} holds no condition folder (left out of the grid)")
+            continue
+        subjects_found.add(s)
     if selection.subjects is not None:
         subjects_found |= {s.zfill(3) if s.isdigit() else s for s in selection.subjects}
     expected = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,23 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1..65535 (or 0 for a free one), got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value}")
     return value
 
 
@@ -73,10 +91,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", help="response file (default SURVEY/responses.sqlite)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for raters on other machines)")
-    p.add_argument("--port", type=non_negative_int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=8000, help="port, 1..65535 (default 8000; 0 picks a free one)")
     p.add_argument("--min-watch", type=_fraction, default=0.9,
                    help="fraction of a clip's duration a play must last to count as watched (default 0.9)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
+    p.add_argument("--max-connections", type=positive_int, default=64,
+                   help="connections served at once, one thread each; more wait briefly, then get 503 (default 64)")
+    p.add_argument("--timeout", type=_seconds, default=10.0,
+                   help="seconds a request may take to arrive, and an idle connection stays open (default 10)")
     p.set_defaults(func=cmd_serve)
 
     p = survey_sub.add_parser(
@@ -114,7 +136,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from benchmark.survey.server import serve
 
-    serve(args.survey, args.db, args.host, args.port, min_fraction=args.min_watch, quiet=args.quiet)
+    try:
+        serve(args.survey, args.db, args.host, args.port, min_fraction=args.min_watch, quiet=args.quiet,
+              max_workers=args.max_connections, timeout=args.timeout)
+    except OSError as exc:  # cannot listen there (port in use, no such address), a missing clip, ...
+        print(f"gaitbench survey serve: error: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 

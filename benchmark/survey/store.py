@@ -5,6 +5,7 @@ Tables::
     meta     (key PRIMARY KEY, value)                 survey_id: the survey this file belongs to
     raters   (token PRIMARY KEY, created)
     plays    (rater, clip, started, ended, PRIMARY KEY (rater, clip))
+    open_plays (rater PRIMARY KEY, clip)              the clip each rater started last, until its play ends
     ratings  (rater, clip, rating 1..5, first_at, updated_at, revisions, UNIQUE (rater, clip))
 
 Rules kept here, whatever the client does:
@@ -12,6 +13,8 @@ Rules kept here, whatever the client does:
 - a clip counts as watched once a play of it ended no sooner than ``min_fraction`` of its duration after that
   play started (both times taken by the server's clock), so skipping to the end or posting "ended" without
   playing is refused;
+- a rater plays one clip at a time: starting a clip cancels the play started before it, so starting every clip,
+  waiting once and ending them all counts one clip at most;
 - a rating is accepted only for a watched clip, is an integer 1..5, and is one row per rater and clip: a
   resubmission updates the rating (``revisions`` counts the changes), never adds a row.
 
@@ -45,6 +48,10 @@ CREATE TABLE IF NOT EXISTS ratings (
     updated_at REAL NOT NULL,
     revisions INTEGER NOT NULL DEFAULT 0,
     UNIQUE (rater, clip)
+);
+CREATE TABLE IF NOT EXISTS open_plays (
+    rater TEXT PRIMARY KEY REFERENCES raters(token),
+    clip TEXT NOT NULL
 );
 """
 
@@ -128,7 +135,10 @@ class Store:
     # -- plays -------------------------------------------------------------------------------------------
 
     def start_play(self, token: str, clip: str) -> None:
-        """Register that ``token`` started playing ``clip`` now (a replay restarts the clock, keeps 'watched')."""
+        """Register that ``token`` started playing ``clip`` now (a replay restarts the clock, keeps 'watched').
+
+        The rater's play of any other clip is cancelled: only the clip started last can end as watched.
+        """
         now = self.clock()
         with self._lock:
             self._require_rater(token)
@@ -137,6 +147,8 @@ class Store:
                 "ON CONFLICT (rater, clip) DO UPDATE SET started = excluded.started",
                 (token, clip, now),
             )
+            self._conn.execute("INSERT INTO open_plays (rater, clip) VALUES (?, ?) "
+                               "ON CONFLICT (rater) DO UPDATE SET clip = excluded.clip", (token, clip))
 
     def end_play(self, token: str, clip: str, duration: float, min_fraction: float = 0.9) -> None:
         """Register that the play of ``clip`` reached its end; ``Refused(409)`` when it ran too short.
@@ -155,11 +167,16 @@ class Store:
                                      ).fetchone()
             if row is None:
                 raise Refused(409, f"clip {clip} ended but was never started: press play and watch it to the end")
+            playing = self._conn.execute("SELECT clip FROM open_plays WHERE rater = ?", (token,)).fetchone()
+            if playing is None or playing[0] != clip:
+                raise Refused(409, f"clip {clip} is not the clip playing now (another clip was started after it, "
+                                   "or this play already ended): play it again and watch it to the end")
             elapsed = now - row[0]
             if elapsed < min_fraction * duration:
                 raise Refused(409, f"clip {clip} ended {elapsed:.2f} s after it started, but it lasts "
                                    f"{duration:.2f} s: watch it to the end without skipping, then rate it")
             self._conn.execute("UPDATE plays SET ended = ? WHERE rater = ? AND clip = ?", (now, token, clip))
+            self._conn.execute("DELETE FROM open_plays WHERE rater = ?", (token,))
 
     def watched(self, token: str) -> set[str]:
         """Clips ``token`` has watched to the end."""

@@ -42,6 +42,9 @@ CI = (REPO / "configs" / "ci.toml").read_text(encoding="utf-8")
         ("frames = 6", "frames = 1000000000", "pictures: frames must lie in 1..64"),
         ("views = [0, 90]\nframes = 6", "views = []\nframes = 6", "views must name at least one view"),
         ('name = "ci"', 'name = "../../../x"', "name '../../../x' must be letters, digits"),
+        ("views = [0, 90, 180]", "views = []", "world: views must name at least one view"),
+        ("ks = [1, 3]", "ks = [1, 1000]",
+         "evaluate.ks: ranks [1000] exceed the gallery's 5 subjects"),
     ],
 )
 def test_run_configs_are_refused_at_planning(tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str,
@@ -164,3 +167,74 @@ def test_a_value_in_results_is_read_or_refused_never_misread(tmp_path_factory: p
         return
     value = float(frame["value"].iloc[0])
     assert math.isnan(value) or 0.0 <= value <= 1.0
+
+
+# ------------------------------------------------------------------------------------------ plug-in config values
+
+
+def _numeric_fields() -> list[tuple[str, str, str]]:
+    """(table, plug-in, field) for every number in the ci config's recognizer and anonymizer configs."""
+    import dataclasses
+    import typing
+
+    from benchmark.anonymizer import anonymizer_class
+    from benchmark.recognizer import recognizer_class
+    from benchmark.registry import load_plugin_declarations
+
+    load_plugin_declarations()
+    out = []
+    for table, names, lookup in (("recognizers", ("zheng2011", "wu2017-mt"), recognizer_class),
+                                 ("anonymizers", ("stgan", "noise-gait", "blur"), anonymizer_class)):
+        for name in names:
+            cls = lookup(name)
+            hints = typing.get_type_hints(cls.Config)
+            out += [(table, name, f.name) for f in dataclasses.fields(cls.Config) if hints[f.name] in (int, float)]
+    return out
+
+
+NUMERIC_FIELDS = _numeric_fields()
+
+
+def _meets_the_conventions(field: str, value: float) -> bool:
+    """The rules every plug-in config follows (benchmark.plugin.Plugin.check_config's docstring), written again."""
+    if not math.isfinite(value):
+        return False
+    if field in ("epochs", "seed") or field.endswith("_epochs"):
+        return value >= 0
+    if field == "lr" or field.endswith("_lr"):
+        return value > 0
+    if field in ("batch", "batch_size", "rank") or field.endswith("_batch"):
+        return value >= 1
+    return True
+
+
+@settings(max_examples=60, deadline=None)
+@given(where=st.sampled_from(NUMERIC_FIELDS),
+       value=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**6, 10**6)
+       | st.sampled_from([0, -1, 0.0, -0.0, 1e-300, -1e-300]))
+def test_a_config_number_is_refused_naming_it_or_meets_the_rules(where: tuple[str, str, str], value: float) -> None:
+    import dataclasses
+    import tempfile
+
+    from benchmark.config import ConfigError, load_toml
+    from benchmark.runner.config import RunConfig, resolve
+
+    table, name, field = where
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "protocols").mkdir()
+        (folder / "protocols" / "ci.toml").write_text((REPO / "configs" / "protocols" / "ci.toml").read_text())
+        path = folder / "run.toml"
+        path.write_text(CI.replace('path = "../worlds/ci-run"', f'path = "{folder / "world"}"'))
+        config = load_toml(RunConfig, path)
+        tables = dict(getattr(config, table))
+        tables[name] = {**tables[name], field: value}  # as TOML would give it (nan, inf and -inf included)
+        try:
+            resolved = resolve(dataclasses.replace(config, **{table: tables}), source=path)
+        except ConfigError as exc:
+            assert f"{table}.{name}" in str(exc) and field in str(exc), str(exc)
+            return
+    cfg = resolved.recognizers[name] if table == "recognizers" else \
+        next(m.config for m in resolved.methods if m.name == name)
+    got = getattr(cfg, field)
+    assert _meets_the_conventions(field, got), (field, value, got)

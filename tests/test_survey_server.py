@@ -23,7 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmark.cli import main
-from benchmark.survey.server import MAX_DEPTH, SECURITY_HEADERS, SurveyApp, SurveyServer, json_depth, make_server
+from benchmark.survey.server import (
+    MAX_DEPTH,
+    SECURITY_HEADERS,
+    SurveyApp,
+    SurveyServer,
+    default_allowed_hosts,
+    host_name,
+    json_depth,
+    make_server,
+)
 from benchmark.survey.store import Refused, Store
 from tests.test_survey import Clock, write_fake_survey
 
@@ -142,7 +151,7 @@ def test_free_form_bodies_never_fail_the_server(tmp_path: Path) -> None:
             if status < 300:
                 assert path == "/api/raters" or (depth == 0 and isinstance(body, dict)), (status, answer)
                 return
-            assert_refusal(status, headers, answer, (400, 404, 409, 413))
+            assert_refusal(status, headers, answer, (400, 404, 409, 413, 429))  # 429: new raters over the limit
 
         check()
         assert app.store.all_ratings() == []
@@ -202,6 +211,12 @@ def test_stalled_requests_get_408_and_idle_connections_close(tmp_path: Path) -> 
                 if got:
                     break
             assert got.startswith(b"HTTP/1.1 408"), got[:200]
+        # a request that stalls inside its first line is answered 408 too
+        with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
+            sock.sendall(b"GET /static/ap")
+            res = http.client.HTTPResponse(sock, method="GET")
+            res.begin()
+            assert_refusal(res.status, dict(res.getheaders()), res.read(), 408)
         # an idle connection is closed by the server (recv sees the end), not held open
         with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
             assert sock.recv(1024) == b""
@@ -395,3 +410,78 @@ def test_parallel_plays_over_http_count_one_clip(port: int) -> None:
     assert play(clips[-1], "end")[0] == 200
     state = json.loads(exchange(port, f"GET /api/raters/{token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())[2])
     assert state["watched"] == [clips[-1]]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. who may take part: invited raters only, a limit on new raters per address, the Host header
+
+
+def test_invited_only_refuses_new_raters_and_takes_the_invited(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    survey = tmp_path / "survey"
+    write_fake_survey(survey)
+    links = tmp_path / "links.csv"
+    assert main(["survey", "invite", str(survey), "--raters", "3", "--url", "http://study.lan:8000/",
+                 "--out", str(links)]) == 0
+    printed = capsys.readouterr().out.split()
+    rows = links.read_text().splitlines()
+    assert rows[0] == "token,link" and len(rows) == 4
+    tokens = [r.split(",")[0] for r in rows[1:]]
+    assert printed == [f"http://study.lan:8000/?t={t}" for t in tokens]
+    with running(survey, timeout=5.0, invited_only=True) as (port, _, app):
+        assert set(app.store.raters()) == set(tokens)
+        for request in (b"GET /new HTTP/1.1\r\nHost: x\r\n\r\n", raw_post("/api/raters", b"")):
+            assert "by invitation only" in assert_refusal(*exchange(port, request), 403)
+        assert len(app.store.raters()) == 3  # nothing was added
+        status, _, body = exchange(port, f"GET /api/raters/{tokens[1]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert status == 200 and json.loads(body)["token"] == tokens[1]
+    assert main(["survey", "invite", str(survey), "--raters", "1", "--url", "ftp://x"]) == 2
+
+
+def test_new_raters_per_address_are_limited(tmp_path: Path) -> None:
+    survey = write_fake_survey(tmp_path / "survey")
+    clock = Clock()
+    app = SurveyApp(survey, Store(tmp_path / "r.sqlite", survey.survey_id), new_raters_per_hour=3, clock=clock)
+    for _ in range(3):
+        app.new_rater("10.0.0.1")
+    with pytest.raises(Refused, match="3 new raters from one address") as err:
+        app.new_rater("10.0.0.1")
+    assert err.value.status == 429 and err.value.retry_after == 3600  # type: ignore[attr-defined]
+    app.new_rater("10.0.0.2")  # another address has its own allowance
+    clock.now += 1800
+    with pytest.raises(Refused):
+        app.new_rater("10.0.0.1")
+    clock.now += 1800  # an hour after the first three
+    app.new_rater("10.0.0.1")
+    assert len(app.store.raters()) == 5
+    app.store.close()
+    # over HTTP: 429 with Retry-After, in the one error format
+    with running(tmp_path / "survey", timeout=5.0, new_raters_per_hour=2) as (port, _, _):
+        new_token(port)
+        new_token(port)
+        status, headers, body = exchange(port, raw_post("/api/raters", b""))
+        assert_refusal(status, headers, body, 429)
+        assert 3500 <= int(headers["Retry-After"]) <= 3600
+
+
+@pytest.mark.parametrize(("header", "name"), [
+    ("localhost:8000", "localhost"), ("127.0.0.1", "127.0.0.1"), ("[::1]:80", "::1"), ("LocalHost", "localhost"),
+    ("evil.example:8000", "evil.example"), ("a b", ""), ("x:y", ""), ("[::1", ""), ("", ""), ("x:123456", ""),
+])
+def test_host_name_hand_parsed(header: str, name: str) -> None:
+    assert host_name(header) == name
+
+
+def test_host_header_is_checked_when_hosts_are_named(tmp_path: Path) -> None:
+    assert default_allowed_hosts("127.0.0.1") == ("localhost", "127.0.0.1", "::1")
+    assert default_allowed_hosts("::1") == default_allowed_hosts("localhost") == ("localhost", "127.0.0.1", "::1")
+    assert default_allowed_hosts("0.0.0.0") is None and default_allowed_hosts("192.168.1.5") is None
+    with running(tmp_path / "survey", timeout=5.0, allowed_hosts=("localhost", "127.0.0.1", "study.lan")) as (
+            port, _, app):
+        for host in ("localhost", f"127.0.0.1:{port}", "STUDY.lan:8000"):
+            assert exchange(port, f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0] == 200
+        # a page on another site reaching the server through a rebinding name, or no Host at all
+        for request in (b"GET /new HTTP/1.1\r\nHost: attacker.example\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n",
+                        raw_post("/api/raters", b"").replace(b"Host: x", b"Host: attacker.example")):
+            assert "is not one this survey answers for" in assert_refusal(*exchange(port, request), 400)
+        assert app.store.raters() == []

@@ -2,7 +2,10 @@
 
 - ``build DIR... --out SURVEY``: stimuli from anonymized datasets (and the original, as hidden references),
   balanced over methods and views, encoded as browser-playable clips; ``SURVEY/survey.json``.
-- ``serve SURVEY``: the rating web app (prints the link to hand out; ``--port 0`` picks a free port).
+- ``serve SURVEY``: the rating web app (prints the link to hand out; ``--port 0`` picks a free port;
+  ``--invited-only`` takes only the tokens made by ``invite``).
+- ``invite SURVEY --raters N``: N personal links for invited raters (tokens stored in the response file).
+- ``load SURVEY``: a bounded load test on the loopback interface (requests/s, tail latency, keep-alive ratio).
 - ``analyze SURVEY``: rater screening, MOS per method and view with quartiles and a two-way bootstrap interval;
   ``SURVEY/results-mos.csv`` (tidy rows) and its run record, and tables on stdout.
 
@@ -99,7 +102,40 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="connections served at once, one thread each; more wait briefly, then get 503 (default 64)")
     p.add_argument("--timeout", type=_seconds, default=10.0,
                    help="seconds a request may take to arrive, and an idle connection stays open (default 10)")
+    p.add_argument("--invited-only", action="store_true",
+                   help="refuse new raters: only the links made by 'gaitbench survey invite' work")
+    p.add_argument("--new-raters-per-hour", type=non_negative_int, default=30,
+                   help="otherwise, new raters one address may make per hour; 429 beyond (default 30; 0 = no limit)")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="a name raters' browsers use for this server (the Host header); repeat for several. "
+                   "Default: localhost, 127.0.0.1 and ::1 when --host is a loopback address, else any")
     p.set_defaults(func=cmd_serve)
+
+    p = survey_sub.add_parser(
+        "invite", help="personal links for invited raters (for serve --invited-only)",
+        description="Make rater tokens in the response file and print one link per invited rater. Serve with "
+        "--invited-only so that nobody else can take part; hand each link to one person.")
+    p.add_argument("survey", metavar="SURVEY", help="survey folder (from gaitbench survey build)")
+    p.add_argument("--raters", type=positive_int, required=True, help="how many links to make")
+    p.add_argument("--db", help="response file (default SURVEY/responses.sqlite)")
+    p.add_argument("--url", default="http://127.0.0.1:8000",
+                   help="the server's address as raters reach it, for the links (default http://127.0.0.1:8000)")
+    p.add_argument("--out", help="also write the links to this CSV file (columns token, link)")
+    p.set_defaults(func=cmd_invite)
+
+    p = survey_sub.add_parser(
+        "load", help="load-test the server on this machine: requests/s and tail latency",
+        description="Serve SURVEY on 127.0.0.1 with a temporary response file and run --raters simulated raters "
+        "at once (token, state, then play, end and rate --clips clips each; the watch rule relaxed), then one "
+        "client's sequential requests on one kept-alive connection against a new connection each. Prints "
+        "figures (medians over --repeats); the study's own answers are not touched.")
+    p.add_argument("survey", metavar="SURVEY", help="survey folder (from gaitbench survey build)")
+    p.add_argument("--raters", type=positive_int, default=50, help="raters in parallel (default 50)")
+    p.add_argument("--clips", type=positive_int, default=10, help="clips each rater rates (default 10)")
+    p.add_argument("--requests", type=positive_int, default=200,
+                   help="sequential requests per keep-alive measurement (default 200)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="repeats of that measurement (default 5)")
+    p.set_defaults(func=cmd_load)
 
     p = survey_sub.add_parser(
         "analyze", help="screen raters; MOS per method and view with quartiles and bootstrap intervals",
@@ -138,11 +174,59 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         serve(args.survey, args.db, args.host, args.port, min_fraction=args.min_watch, quiet=args.quiet,
-              max_workers=args.max_connections, timeout=args.timeout)
+              max_workers=args.max_connections, timeout=args.timeout, invited_only=args.invited_only,
+              new_raters_per_hour=args.new_raters_per_hour,
+              allowed_hosts=tuple(args.allowed_host) if args.allowed_host else None)
     except OSError as exc:  # cannot listen there (port in use, no such address), a missing clip, ...
         print(f"gaitbench survey serve: error: {exc.strerror or exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    from benchmark.io import atomic_open
+    from benchmark.survey.definition import DEFAULT_DB, load_survey
+    from benchmark.survey.server import invite
+    from benchmark.survey.store import Store
+
+    survey = load_survey(args.survey)
+    url = args.url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        print(f"gaitbench survey invite: error: --url must start with http:// or https://, got {args.url!r}",
+              file=sys.stderr)
+        return 2
+    store = Store(Path(args.db) if args.db else Path(args.survey) / DEFAULT_DB, survey.survey_id)
+    try:
+        tokens = invite(store, args.raters)
+        total = len(store.raters())
+    finally:
+        store.close()
+    links = [f"{url}/?t={token}" for token in tokens]
+    if args.out:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["token", "link"])
+        writer.writerows(zip(tokens, links, strict=True))
+        with atomic_open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text.getvalue())
+    print("\n".join(links))
+    print(f"{len(tokens)} links made ({total} raters in the response file)"
+          + (f"; written to {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from benchmark.survey.load import load_test
+
+    report = load_test(args.survey, raters=args.raters, clips=args.clips, requests=args.requests,
+                       repeats=args.repeats)
+    print("\n".join(report.lines()))
+    for error in report.errors[:5]:
+        print(f"  error: {error}", file=sys.stderr)
+    return 1 if report.errors else 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

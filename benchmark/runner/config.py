@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.config import ConfigError, from_mapping, load_toml
-from benchmark.protocol import Protocol, load_protocol
+from benchmark.protocol import Protocol, load_protocol, tree_subjects
 from benchmark.results import format_parameters
 from benchmark.types import CASIA_VIEWS
 
@@ -69,16 +69,16 @@ def _check_views(key: str, views: tuple[int, ...], *, allow_empty: bool) -> None
 class WorldSection:
     """Where the data comes from: an existing dataset (``path`` only) or a synthetic world (``preset``).
 
-    ``subjects``, ``views``, ``conditions``, ``frame_range`` (0 / empty = the preset's), ``seed``, ``noise`` and
-    ``videos`` are :class:`benchmark.synth.world.WorldConfig`'s; ``workers`` the generating processes (0 = all
-    cores).
+    ``subjects``, ``views``, ``conditions``, ``frame_range`` (0 / empty = the preset's; ``views`` left out = the
+    preset's, ``views = []`` is refused), ``seed``, ``noise`` and ``videos`` are
+    :class:`benchmark.synth.world.WorldConfig`'s; ``workers`` the generating processes (0 = all cores).
     """
 
     path: Path | None = None
     preset: str = ""
     subjects: int = 0
     seed: int = 0
-    views: tuple[int, ...] = ()
+    views: tuple[int, ...] | None = None
     conditions: tuple[str, ...] = ()
     frame_range: tuple[int, ...] = ()
     noise: str = "none"
@@ -101,7 +101,8 @@ class WorldSection:
             raise ValueError(f"path must name a dataset folder, got {str(self.path)!r}")
         if self.path is not None and self.path.exists() and not self.path.is_dir():
             raise ValueError(f"path {self.path} is a file; it must be a dataset folder (or where to generate one)")
-        _check_views("views", self.views, allow_empty=True)
+        if self.views is not None:
+            _check_views("views", self.views, allow_empty=False)
 
     def world_config(self) -> Any:
         """The :class:`benchmark.synth.world.WorldConfig` to generate; None for an existing dataset."""
@@ -113,7 +114,7 @@ class WorldSection:
             self.preset,
             subjects=self.subjects or None,
             seed=self.seed,
-            views=self.views or None,
+            views=self.views,
             conditions=self.conditions or None,
             frame_range=tuple(self.frame_range) or None,
             noise=self.noise,
@@ -407,6 +408,26 @@ def _merge_parameters(own: str, extra: Mapping[str, Any]) -> str:
     return format_parameters(params)
 
 
+def _check_ranks(config: RunConfig, protocol: Protocol, file: str) -> None:
+    """``ConfigError`` for ``evaluate.ks`` beyond the gallery's size (the protocol's test group), when the number
+    of subjects is known at planning: the synthetic world's, or an existing tree's subject folders."""
+    world = config.world.world_config()
+    if world is not None:
+        subjects = world.subjects
+    elif config.world.path is not None and config.world.path.is_dir():
+        subjects = len(tree_subjects(config.world.path))
+    else:
+        return
+    try:
+        gallery = protocol.group_sizes(subjects)[protocol.test_group]
+    except ValueError as exc:
+        raise ConfigError(f"{file}: protocol: {exc}") from None
+    beyond = [k for k in config.evaluate.ks if k > gallery]
+    if beyond:
+        raise ConfigError(f"{file}: evaluate.ks: ranks {beyond} exceed the gallery's {gallery} subjects (the "
+                          f"{protocol.test_group!r} group of {subjects}): top-k would hold every subject; set [evaluate] ks")
+
+
 def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any] | None = None) -> Resolved:
     """Check every method table against its method's config class; paths made absolute against ``source``'s
     folder (the working directory when None). Raises :class:`ConfigError` naming the file and key."""
@@ -428,6 +449,8 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
     except (ConfigError, FileNotFoundError) as exc:
         raise ConfigError(f"{file}: protocol: {exc}") from None
 
+    _check_ranks(config, protocol, file)
+
     recognizers = {}
     for name, table in config.recognizers.items():
         where = f"{file}: recognizers.{name}"
@@ -442,7 +465,8 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
         cls = anonymizer_class(name)
         rest, variants = _variants(name, table, where)
         for override in variants:
-            cfg: Any = from_mapping(cls.Config, _with_seed(cls.Config, {**rest, **override}, config.seed), where)
+            cfg: Any = _checked(cls, from_mapping(cls.Config, _with_seed(cls.Config, {**rest, **override},
+                                                                        config.seed), where), where)
             params = _merge_parameters(cls(cfg).parameters(), override)
             # A seed set in the method's table (or swept) names a variant; the run's own seed does not: runs of
             # one config under several seeds give rows with the same keys, which is what the gate compares.

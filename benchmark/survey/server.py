@@ -4,10 +4,11 @@ Routes (``TOKEN`` = a rater's token, ``ID`` = a clip id; every API answer is JSO
 
 ======  ======================  =============================================================================
 GET     ``/``                   the page (``static/index.html``); ``/?t=TOKEN`` rates as that rater
-GET     ``/new``                a new rater: creates a token and redirects to ``/?t=TOKEN`` (the link to hand out)
+GET     ``/new``                a new rater: creates a token and redirects to ``/?t=TOKEN`` (the link to hand out;
+                                403 in invited-only mode)
 GET     ``/static/NAME``        the page's script and style, from the package's ``static`` folder
 GET     ``/clips/FILE``         a clip named in ``survey.json`` (byte ranges supported, for video players)
-POST    ``/api/raters``         a new rater: ``201 {"token"}``
+POST    ``/api/raters``         a new rater: ``201 {"token"}`` (403 in invited-only mode)
 GET     ``/api/raters/TOKEN``   the rater's clip order, answers so far and watched clips (to resume)
 POST    ``/api/plays``          ``{"token", "clip", "event": "start" | "end"}``: a play started / reached its end
 POST    ``/api/ratings``        ``{"token", "clip", "rating": 1..5}``: store (or change) a rating
@@ -15,17 +16,23 @@ POST    ``/api/ratings``        ``{"token", "clip", "rating": 1..5}``: store (or
 
 Refusals (all JSON ``{"error", "status"}`` with the same security headers as any answer): 400 malformed body
 (invalid JSON, nested deeper than :data:`MAX_DEPTH`), a Content-Length that is not one plain decimal number, a
-Transfer-Encoding, unknown or missing field, wrong type, rating not an integer 1..5; 404 unknown token, clip, file
-or route; 405 a method the route does not take (with ``Allow``); 408 a request not fully received within the
-timeout; 409 a rating before the clip was watched to the end, or the end of a play that is not the rater's latest
-(see :mod:`benchmark.survey.store`); 411 no Content-Length; 413 a body over :data:`MAX_BODY` bytes; 415 a body
-that is not ``application/json``; 416 a Range that is malformed or outside the clip; 503 every worker busy. Static
+Transfer-Encoding, unknown or missing field, wrong type, rating not an integer 1..5, a ``Host`` header not among
+``allowed_hosts``; 403 a new rater in invited-only mode; 404 unknown token, clip, file or route; 405 a method the
+route does not take (with ``Allow``); 408 a request not fully received within the timeout; 409 a rating before the
+clip was watched to the end, or the end of a play that is not the rater's latest (see
+:mod:`benchmark.survey.store`); 411 no Content-Length; 413 a body over :data:`MAX_BODY` bytes; 415 a body that is
+not ``application/json``; 416 a Range that is malformed or outside the clip; 429 more new raters from one address
+than ``new_raters_per_hour`` (with ``Retry-After``); 503 every worker busy. Static
 files and clips are served only from a fixed list of names, so no request path reaches another file.
 
 Limits (see :class:`SurveyServer`): at most ``max_workers`` connections are served at once (one thread each; a
 connection beyond that waits ``queue_wait`` seconds for a free worker, then gets 503); each request, from its
 first byte (or the end of the previous answer on a kept-alive connection) to its last, must arrive within
-``timeout`` seconds, else the connection is closed (with 408 when a request had begun).
+``timeout`` seconds, else the connection is closed (with 408 when a request had begun, even within its first
+line).
+
+Invited-only mode (``invited_only=True``): raters cannot make themselves tokens; the tokens are the ones already in
+the response file, made by :func:`invite` (``gaitbench survey invite``), each handed to one invited rater as a link.
 
 Each rater sees every clip once, in an order of their own: the clip ids shuffled by ``random.Random`` seeded with
 the survey's seed and the token, so a reload or a new device restores the same order.
@@ -33,8 +40,11 @@ the survey's seed and the token, so a reload or a new device restores the same o
 
 from __future__ import annotations
 
+import collections
 import io
+import ipaddress
 import json
+import math
 import random
 import re
 import socket
@@ -55,6 +65,8 @@ MAX_BODY = 4096
 MAX_DEPTH = 8  # JSON nesting; the API's bodies are flat objects (depth 1)
 MAX_WORKERS = 64
 TIMEOUT = 10.0
+NEW_RATERS_PER_HOUR = 30  # per client address, when anyone may open /new
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
@@ -68,6 +80,7 @@ SECURITY_HEADERS = {
 # [0-9], not \d (which takes other scripts' digits); 18 digits keep int() far from its digit limit
 RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
 LENGTH_RE = re.compile(r"^[0-9]{1,18}$")
+HOST_RE = re.compile(r"^(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]{1,5})?$")
 POST_ROUTES = ("/api/raters", "/api/plays", "/api/ratings")
 
 
@@ -94,12 +107,26 @@ class SurveyApp:
     min_fraction : float
         A play must last this fraction of the clip's duration to count as watched (0.9: a little slack for
         timing, no skipping).
+    invited_only : bool
+        Refuse new raters (403): only tokens already in the store, made by :func:`invite`, may rate.
+    new_raters_per_hour : int
+        Otherwise, at most this many new raters per client address in any hour (429 beyond; 0 = no limit).
+        Raters behind one router share an address, so keep it above the largest group rating from one place.
+    clock : callable
+        Seconds now, for the per-address limit (``time.monotonic``; tests pass a fake clock).
     """
 
-    def __init__(self, survey: Survey, store: Store, min_fraction: float = 0.9) -> None:
+    def __init__(self, survey: Survey, store: Store, min_fraction: float = 0.9, *, invited_only: bool = False,
+                 new_raters_per_hour: int = NEW_RATERS_PER_HOUR,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not 0 <= min_fraction <= 1:
             raise ValueError(f"min_fraction must lie in [0, 1], got {min_fraction}")
+        if new_raters_per_hour < 0:
+            raise ValueError(f"new_raters_per_hour must be >= 0 (0 = no limit), got {new_raters_per_hour}")
         self.survey, self.store, self.min_fraction = survey, store, min_fraction
+        self.invited_only, self.new_raters_per_hour, self.clock = invited_only, new_raters_per_hour, clock
+        self._new_by_address: dict[str, collections.deque[float]] = {}
+        self._new_lock = threading.Lock()
         self.clips = survey.by_id()
         self.files = {s.filename: survey.clip_path(s) for s in survey.stimuli}
         missing = [str(p) for p in self.files.values() if not p.is_file()]
@@ -114,7 +141,23 @@ class SurveyApp:
         random.Random(f"{self.survey.seed}:{token}").shuffle(ids)
         return ids
 
-    def new_rater(self) -> str:
+    def new_rater(self, address: str = "") -> str:
+        """A new rater's token; ``Refused`` 403 in invited-only mode, 429 over the per-address hourly limit."""
+        if self.invited_only:
+            raise Refused(403, "this survey is by invitation only: open the personal link you were given")
+        if self.new_raters_per_hour:
+            now = self.clock()
+            with self._new_lock:
+                if len(self._new_by_address) > 10_000:  # forget addresses that made nobody within the hour
+                    self._new_by_address = {a: q for a, q in self._new_by_address.items() if q and q[-1] > now - 3600}
+                recent = self._new_by_address.setdefault(address, collections.deque())
+                while recent and recent[0] <= now - 3600:
+                    recent.popleft()
+                if len(recent) >= self.new_raters_per_hour:
+                    wait = math.ceil(recent[0] + 3600 - now)
+                    raise RateLimited(f"{self.new_raters_per_hour} new raters from one address within an hour "
+                                      f"is the limit: try again in {wait} s", wait)
+                recent.append(now)
         return self.store.new_rater()
 
     def token(self, value: object) -> str:
@@ -175,6 +218,39 @@ def _fields(body: object, names: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
+class RateLimited(Refused):
+    """429: too many requests of a kind; ``retry_after`` seconds until one is accepted again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(429, message)
+        self.retry_after = max(1, retry_after)
+
+
+def invite(store: Store, count: int) -> list[str]:
+    """Make ``count`` rater tokens in ``store`` for invited raters (links ``/?t=TOKEN``); returns them."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    return [store.new_rater() for _ in range(count)]
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, without port or IPv6 brackets, lower case (``""`` when malformed)."""
+    m = HOST_RE.match(header.strip().lower())
+    if m is None:
+        return ""
+    return m["v6"] if m["v6"] is not None else m["name"]
+
+
+def default_allowed_hosts(host: str) -> tuple[str, ...] | None:
+    """The ``Host`` names to accept when listening on ``host``: the loopback names for a loopback address (so a web
+    page elsewhere cannot reach the survey through a rebinding domain name), else None (any)."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host.lower() == "localhost"
+    return LOOPBACK_HOSTS if loopback else None
+
+
 class _DeadlineReader(io.RawIOBase):
     """A socket's receiving side that gives up at ``deadline`` (``time.monotonic``), however the bytes trickle in.
 
@@ -186,6 +262,7 @@ class _DeadlineReader(io.RawIOBase):
         super().__init__()
         self.sock = sock
         self.deadline = float("inf")
+        self.received = 0  # bytes since the request began (handle_one_request resets it)
 
     def readable(self) -> bool:
         return True
@@ -195,7 +272,9 @@ class _DeadlineReader(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("the request was not received in time")
         self.sock.settimeout(left)
-        return self.sock.recv_into(buffer)
+        n = self.sock.recv_into(buffer)
+        self.received += n
+        return n
 
 
 class SurveyHandler(BaseHTTPRequestHandler):
@@ -203,6 +282,7 @@ class SurveyHandler(BaseHTTPRequestHandler):
 
     app: SurveyApp
     quiet = False
+    allowed_hosts: tuple[str, ...] | None = None  # Host header names accepted (None: any); make_server sets it
     server_version = "gaitbench-survey"
     sys_version = ""
     protocol_version = "HTTP/1.1"
@@ -263,6 +343,7 @@ class SurveyHandler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """One request and its answer (the base class's, with a deadline, every method routed, quiet hang-ups)."""
         self._reader.deadline = time.monotonic() + self.timeout
+        self._reader.received = 0
         self._responded = False
         self.raw_requestline = b""
         try:
@@ -280,12 +361,14 @@ class SurveyHandler(BaseHTTPRequestHandler):
                                            or "Transfer-Encoding" in self.headers):
                 self.close_connection = True  # a body we do not read must not be taken for the next request
             route = {"GET": self._get, "POST": self._post}.get(self.command, self._other_method)
-            self._dispatch(route)
+            self._dispatch(self._check_host(route))
             self.wfile.flush()
         except TimeoutError:
             # an idle kept-alive connection ends silently; a request that began and stalled learns why
             self.close_connection = True
-            if self.raw_requestline and not self._responded:
+            if self._reader.received and not self._responded:
+                if not self.raw_requestline:  # stalled inside the request line: nothing of it was parsed
+                    self.command, self.requestline, self.request_version = "", "", self.protocol_version
                 self._quietly(lambda: self._error(408, f"request not received within {self.timeout:g} s"))
         except ConnectionError:
             self.close_connection = True  # the client hung up (e.g. a video was paused or replaced)
@@ -297,6 +380,20 @@ class SurveyHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _check_host(self, route: Callable[[str], None]) -> Callable[[str], None]:
+        """``route``, or a refusal when the ``Host`` header names a host this server does not answer for."""
+        if self.allowed_hosts is None:
+            return route
+        header = self.headers.get("Host", "")
+        if host_name(header) in self.allowed_hosts:
+            return route
+
+        def refuse(path: str) -> None:
+            allowed = ", ".join(self.allowed_hosts or ())
+            raise Refused(400, f"Host {header[:100]!r} is not one this survey answers for ({allowed}); "
+                               "serve it with --allowed-host NAME to add a name")
+        return refuse
+
     def _dispatch(self, route: Callable[[str], None]) -> None:
         # the path without query or fragment; not urlsplit, which raises on paths such as //[
         path = self.path.split("?", 1)[0].split("#", 1)[0]
@@ -304,6 +401,8 @@ class SurveyHandler(BaseHTTPRequestHandler):
             route(path)
         except Refused as exc:
             extra = {"Allow": _allowed(path)} if exc.status == 405 else None
+            if isinstance(exc, RateLimited):
+                extra = {"Retry-After": str(exc.retry_after)}
             self._error(exc.status, str(exc), extra)
         except (ConnectionError, TimeoutError):
             raise  # handle_one_request closes the connection
@@ -320,7 +419,7 @@ class SurveyHandler(BaseHTTPRequestHandler):
         if path in ("/", "/index.html"):
             self._static("index.html")
         elif path == "/new":
-            token = app.new_rater()
+            token = app.new_rater(self.client_address[0])
             self._json(303, {"token": token}, {"Location": f"/?t={token}"})
         elif path.startswith("/static/"):
             self._static(path[len("/static/"):])
@@ -340,7 +439,7 @@ class SurveyHandler(BaseHTTPRequestHandler):
                           else f"no such page: {path[:200]}")
         body = self._read_body(required=path != "/api/raters")
         if path == "/api/raters":
-            self._json(201, {"token": self.app.new_rater()})
+            self._json(201, {"token": self.app.new_rater(self.client_address[0])})
         elif path == "/api/plays":
             self._json(200, self.app.play(body))
         else:
@@ -481,6 +580,9 @@ class SurveyServer(HTTPServer):
     """
 
     daemon_threads = True
+    # the listen backlog: socketserver's 5 drops the connections of a burst of raters beyond it, and their
+    # clients retry only after 1 s, then 3 s (50 raters at once: p99 latency 1.9 s with 5, about 0.15 s with 128)
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *,
                  max_workers: int = MAX_WORKERS, queue_wait: float = 0.5) -> None:
@@ -542,11 +644,16 @@ def make_server(
     max_workers: int = MAX_WORKERS,
     timeout: float = TIMEOUT,
     queue_wait: float = 0.5,
+    invited_only: bool = False,
+    new_raters_per_hour: int = NEW_RATERS_PER_HOUR,
+    allowed_hosts: tuple[str, ...] | None = None,
 ) -> tuple[SurveyServer, SurveyApp]:
     """A ready (not yet serving) server for the survey in ``survey_dir``; ``port=0`` picks a free port.
 
     ``db`` defaults to ``survey_dir/responses.sqlite``. ``max_workers`` connections are served at once;
-    ``timeout`` seconds bound each request's arrival and each write (see :class:`SurveyServer`). Call
+    ``timeout`` seconds bound each request's arrival and each write (see :class:`SurveyServer`).
+    ``invited_only`` and ``new_raters_per_hour``: see :class:`SurveyApp`. ``allowed_hosts``: the names a request's
+    ``Host`` header may carry (lower case, no port; 400 otherwise); None accepts any. Call
     ``serve_forever()`` on the server (or run it in a thread) and ``shutdown()`` + ``server_close()`` to stop;
     close ``app.store`` afterwards. ``OSError`` naming the address when it cannot listen there.
     """
@@ -557,8 +664,11 @@ def make_server(
     survey = load_survey(survey_dir)
     store = Store(Path(db) if db is not None else Path(survey_dir) / DEFAULT_DB, survey.survey_id)
     try:
-        app = SurveyApp(survey, store, min_fraction)
-        handler = type("BoundSurveyHandler", (SurveyHandler,), {"app": app, "quiet": quiet, "timeout": timeout})
+        app = SurveyApp(survey, store, min_fraction, invited_only=invited_only,
+                        new_raters_per_hour=new_raters_per_hour)
+        hosts = None if allowed_hosts is None else tuple(h.lower().strip("[]") for h in allowed_hosts)
+        handler = type("BoundSurveyHandler", (SurveyHandler,), {"app": app, "quiet": quiet, "timeout": timeout,
+                                                                "allowed_hosts": hosts})
         try:
             server = SurveyServer((host, port), handler, max_workers=max_workers, queue_wait=queue_wait)
         except OSError as exc:
@@ -584,13 +694,26 @@ def server_url(server: HTTPServer) -> str:
 
 def serve(survey_dir: str | Path, db: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
           *, min_fraction: float = 0.9, quiet: bool = False, max_workers: int = MAX_WORKERS,
-          timeout: float = TIMEOUT) -> None:
-    """Run the survey until Ctrl-C, printing the links to hand out."""
+          timeout: float = TIMEOUT, invited_only: bool = False, new_raters_per_hour: int = NEW_RATERS_PER_HOUR,
+          allowed_hosts: tuple[str, ...] | None = None) -> None:
+    """Run the survey until Ctrl-C, printing the links to hand out.
+
+    ``allowed_hosts`` None: the loopback names when listening on a loopback address, else any
+    (:func:`default_allowed_hosts`).
+    """
+    if allowed_hosts is None:
+        allowed_hosts = default_allowed_hosts(host)
     server, app = make_server(survey_dir, db, host, port, min_fraction=min_fraction, quiet=quiet,
-                              max_workers=max_workers, timeout=timeout)
+                              max_workers=max_workers, timeout=timeout, invited_only=invited_only,
+                              new_raters_per_hour=new_raters_per_hour, allowed_hosts=allowed_hosts)
     url = server_url(server)
+    if invited_only:
+        how = (f"  invited raters only: {len(app.store.raters())} tokens in the response file; make more links "
+               f"with gaitbench survey invite {app.survey.root}\n")
+    else:
+        how = f"  new rater (give each rater their own):  {url}/new\n"
     print(f"gaitbench survey: {len(app.clips)} clips from {app.survey.root}, answers in {app.store.path}\n"
-          f"  new rater (give each rater their own):  {url}/new\n"
+          f"{how}"
           f"  a rater resumes with the link their page shows ({url}/?t=TOKEN)\n"
           f"  listening on {host}:{server.server_address[1]}; Ctrl-C stops", flush=True)
     try:

@@ -17,6 +17,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("GAITBENCH_CACHE") or Path.home() / ".cache" / "gaitbench").expanduser()
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (read once, at import)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path`` (atomic on POSIX).
@@ -27,6 +37,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; the file written is an ordinary one, readable as the umask says
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -98,3 +98,15 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         main(["demo", "--out", str(tmp_path), "--frames", "0"])
     assert exit_.value.code == 2
     assert "argument --frames: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_atomic_files_get_the_mode_of_a_plain_write(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: a clip or table written atomically is as readable as one written with open()."""
+    from benchmark.io import atomic_open
+
+    with atomic_open(tmp_path / "a.txt") as fh:
+        fh.write("x")
+    with open(tmp_path / "b.txt", "w") as fh:
+        fh.write("x")
+    assert (tmp_path / "a.txt").read_text() == "x"
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777

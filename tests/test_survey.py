@@ -12,14 +12,16 @@ import http.client
 import itertools
 import json
 import math
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
@@ -540,6 +542,102 @@ def test_build_encodes_playable_clips_and_resumes(tmp_path: Path, capsys: pytest
         build_survey([a, orig, make_dataset(tmp_path / "c", None)], tmp_path / "s2", config)
     with pytest.raises(ValueError, match="are both blur"):
         build_survey([a, a], tmp_path / "s3", config)
+
+
+# A build in a child process, so that it can be killed like a real one. The child's heap is filled with a
+# pattern (glibc's MALLOC_PERTURB_): an encoder that reads memory it never initialised then writes other bytes
+# than the parent, as a build resumed in a fresh process did (x264's AVX-512 macroblock-tree code did this).
+CHILD_BUILD = """
+import json, os, signal, sys
+from pathlib import Path
+
+import benchmark.survey.build as build
+from benchmark.io import atomic_path
+
+args = json.loads(sys.argv[1])
+encode, plan = build.encode_clip, build.plan_stimuli
+written = []
+
+
+def encode_or_die(path, *rest, **kwargs):
+    if len(written) == args["kill_after"]:
+        with atomic_path(path, suffix=Path(path).suffix):  # the writer's temporary file, still empty
+            os.kill(os.getpid(), signal.SIGKILL)
+    encode(path, *rest, **kwargs)
+    written.append(path)
+
+
+build.encode_clip = encode_or_die
+if args["reverse"]:
+    build.plan_stimuli = lambda *a, **k: plan(*a, **k)[::-1]
+build.build_survey(args["dirs"], args["out"], build.BuildConfig(**args["config"]), progress=lambda msg: None)
+"""
+
+
+def build_in_child(dirs: list[Path], out: Path, config: BuildConfig, *, kill_after: int | None = None,
+                   reverse: bool = False) -> subprocess.CompletedProcess[str]:
+    args = {"dirs": [str(d) for d in dirs], "out": str(out), "config": dataclasses.asdict(config),
+            "kill_after": kill_after, "reverse": reverse}
+    return subprocess.run([sys.executable, "-c", CHILD_BUILD, json.dumps(args)], cwd=Path(__file__).parents[1],
+                          env={**os.environ, "MALLOC_PERTURB_": "165"}, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def survey_inputs(tmp_path: Path) -> list[Path]:
+    """Two anonymized datasets and the original: 8 clips at BuildConfig(clips=4, anchors=2)."""
+    return [make_dataset(tmp_path / "a", "blur", {"sigma": 3}, tint=10),
+            make_dataset(tmp_path / "b", "stgan", {"alpha": 0.3}, tint=20), make_dataset(tmp_path / "orig", None)]
+
+
+def clip_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (out / "clips").iterdir()}
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_build_killed_midway_resumes_to_the_same_bytes(tmp_path: Path, survey_inputs: list[Path]) -> None:
+    pytest.importorskip("av")
+    from benchmark.survey.build import build_survey
+
+    config = BuildConfig(clips=4, anchors=2, seed=3)
+    out = tmp_path / "killed"
+    child = build_in_child(survey_inputs, out, config, kill_after=3)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    clips = out / "clips"
+    temps = [p for p in clips.iterdir() if p.name.startswith(".")]
+    # what the reviewer found: 3 clips and the fourth's empty temporary file, named .<id>.mp4.<random>.mp4
+    assert len(temps) == 1 and temps[0].stat().st_size == 0, temps
+    assert re.fullmatch(r"\.[0-9a-f]{12}\.mp4\.[a-z0-9_]+\.mp4", temps[0].name)
+    assert len(list(clips.glob("[0-9a-f]*.mp4"))) == 3
+    (clips / ".keep").write_text("not the build's")
+    doc = build_survey(survey_inputs, out, config, progress=lambda msg: None)
+    assert doc["encoded"] == 5
+    files = [s["file"] for s in doc["stimuli"]]
+    assert all(re.fullmatch(r"clips/[0-9a-f]{12}\.mp4", f) for f in files)
+    assert sorted(p.name for p in clips.iterdir()) == sorted([".keep", *(PurePosixPath(f).name for f in files)])
+    assert not (out / "survey.partial.json").exists()
+    whole = build_survey(survey_inputs, tmp_path / "whole", config, progress=lambda msg: None)
+    assert {s["id"]: s["sha256"] for s in doc["stimuli"]} == {s["id"]: s["sha256"] for s in whole["stimuli"]}
+    assert (json.loads((out / SURVEY_FILE).read_text())["stimuli"]
+            == json.loads((tmp_path / "whole" / SURVEY_FILE).read_text())["stimuli"])
+    assert clip_bytes(out) == {".keep": b"not the build's", **clip_bytes(tmp_path / "whole")}
+
+
+@pytest.mark.parametrize("codec", ["h264", "vp9"])
+def test_build_twice_gives_the_same_bytes(tmp_path: Path, survey_inputs: list[Path], codec: str) -> None:
+    av = pytest.importorskip("av")
+    from benchmark.survey.build import CODECS, build_survey
+
+    if CODECS[codec][0] not in av.codecs_available:
+        pytest.skip(f"this PyAV has no {CODECS[codec][0]}")
+    config = BuildConfig(clips=4, anchors=2, seed=3, codec=codec)
+    first = build_survey(survey_inputs, tmp_path / "first", config, progress=lambda msg: None)
+    # the second build runs in another process, with another heap, and encodes the clips in the reverse order
+    child = build_in_child(survey_inputs, tmp_path / "second", config, reverse=True)
+    assert child.returncode == 0, child.stderr
+    second = json.loads((tmp_path / "second" / SURVEY_FILE).read_text())
+    assert len(first["stimuli"]) == 8 and {s["codec"] for s in first["stimuli"]} == {codec}
+    assert clip_bytes(tmp_path / "first") == clip_bytes(tmp_path / "second")
+    assert sorted(first["stimuli"], key=lambda s: s["id"]) == sorted(second["stimuli"], key=lambda s: s["id"])
 
 
 def test_build_refuses_datasets_without_videos(tmp_path: Path) -> None:

@@ -425,7 +425,8 @@ def _check_ranks(config: RunConfig, protocol: Protocol, file: str) -> None:
     beyond = [k for k in config.evaluate.ks if k > gallery]
     if beyond:
         raise ConfigError(f"{file}: evaluate.ks: ranks {beyond} exceed the gallery's {gallery} subjects (the "
-                          f"{protocol.test_group!r} group of {subjects}): top-k would hold every subject; set [evaluate] ks")
+                          f"{protocol.test_group!r} group of {subjects}): top-k would hold every subject; "
+                          "set [evaluate] ks")
 
 
 def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any] | None = None) -> Resolved:

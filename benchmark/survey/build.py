@@ -18,17 +18,20 @@ How stimuli are chosen (:func:`plan_stimuli`, all draws from one ``numpy`` gener
 
 Clips are encoded with PyAV (:func:`encode_clip`): H.264 (libx264, ``yuv420p``, MP4 with the index at the front)
 or VP9 in WebM, which headless and desktop Chromium, Firefox and Safari play; frames are cropped to even sizes, as
-4:2:0 chroma needs. Each clip is written atomically and a rerun encodes only missing clips; a folder holding
-another survey (other inputs, seed or settings) is refused.
+4:2:0 chroma needs. Encoding is deterministic: the same inputs give the same clip bytes whether the survey is
+built in one go or resumed, in one process or several. Each clip is written atomically; a rerun removes the
+unfinished temporary files a killed build left and encodes only the missing clips; a folder holding another
+survey (other inputs, seed or settings) is refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -350,7 +353,8 @@ def encode_clip(path: str | Path, frames: np.ndarray, fps: float, codec: str = "
 
     ``codec`` is ``h264`` (libx264, ``yuv420p``, MP4 with ``+faststart`` so playback starts before the whole file
     has arrived) or ``vp9`` (libvpx-vp9 in WebM, constant quality). Odd sizes are cropped by one pixel
-    (:func:`even_crop`); ``path`` must end in the codec's suffix.
+    (:func:`even_crop`); ``path`` must end in the codec's suffix. The same frames give the same bytes on every
+    call, in any process (``survey.json`` records each clip's sha256, and a resumed build must match a whole one).
     """
     from benchmark.types import check_frames
 
@@ -362,9 +366,23 @@ def encode_clip(path: str | Path, frames: np.ndarray, fps: float, codec: str = "
         raise ValueError(f"a {codec} clip must be named *{suffix}, got {path}")
     frames = even_crop(frames)
     h, w = frames.shape[1:3]
-    options = {"crf": str(crf), "preset": "medium"} if codec == "h264" else {"crf": str(crf), "b": "0"}
+    # Settings that make the bytes a function of the frames alone:
+    # - mbtree 0: x264's AVX-512 macroblock-tree code reads memory it never initialised, so with it the bytes
+    #   depended on what the process's heap held before (a resumed build's clips differed from a whole build's,
+    #   decoded frames equal). Turning mbtree off, or x264's assembly off or below AVX-512, ends that; mbtree is
+    #   a rate-control refinement worth little on short clips at constant quality.
+    # - threads 1: x264's output depends on its thread count (libvpx's can, with row-mt), which by default follows
+    #   the CPU count, so a build resumed on another machine or CPU quota would differ. Clips are small: 0.25 s for
+    #   100 frames of 320x240 on one thread.
+    # - fflags +bitexact: the WebM muxer otherwise writes random segment and track UIDs (and both muxers the
+    #   libavformat version).
+    if codec == "h264":
+        options = {"crf": str(crf), "preset": "medium", "mbtree": "0", "threads": "1"}
+    else:
+        options = {"crf": str(crf), "b": "0", "threads": "1"}
+    muxer = {"fflags": "+bitexact", **({"movflags": "+faststart"} if fmt == "mp4" else {})}
     with atomic_path(path, suffix=suffix) as tmp:
-        container = av.open(str(tmp), "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {})
+        container = av.open(str(tmp), "w", format=fmt, options=muxer)
         try:
             stream = container.add_stream(encoder, rate=Fraction(fps).limit_denominator(1001), options=options)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
@@ -409,6 +427,30 @@ def _index(source: Source, config: BuildConfig) -> tuple[CasiaB, dict[int, dict[
         raise ValueError(f"{source.path} has no selected sequence with a colour video ({missing} without one); "
                          "a survey shows colour clips: anonymize with a method that writes colour frames")
     return data, by_view
+
+
+def _remove_stale_temps(out: Path, ids: Collection[str]) -> list[Path]:
+    """Delete the temporary files a killed build left in ``out``; return them.
+
+    :func:`~benchmark.io.atomic_path` writes ``NAME`` through ``.NAME.<random><suffix>`` beside it and removes that
+    file itself on any error, but a SIGKILL (or power loss) leaves it behind, often empty. Only the names this
+    build writes are matched: clips of ``ids`` (``clips/.<id>.mp4.<random>.mp4``, likewise ``.webm``) and the
+    ``survey.json`` / ``survey.partial.json`` temporaries (``.survey.json.<random>.tmp``). Two builds must not run
+    in one folder at once (each would take the other's unfinished files for stale ones).
+    """
+    suffixes = "|".join(re.escape(suffix) for _, _, suffix in CODECS.values())
+    clip_temp = re.compile(rf"\.(?P<id>[0-9a-f]{{12}})(?P<suffix>{suffixes})\.[a-z0-9_]+(?P=suffix)")
+    json_temp = re.compile(rf"\.(?:{re.escape(SURVEY_FILE)}|{re.escape(PARTIAL)})\.[a-z0-9_]+\.tmp")
+    stale = []
+    for folder, pattern in ((out / CLIPS_DIR, clip_temp), (out, json_temp)):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            found = pattern.fullmatch(path.name)
+            if found and path.is_file() and ("id" not in pattern.groupindex or found["id"] in ids):
+                path.unlink(missing_ok=True)
+                stale.append(path)
+    return stale
 
 
 def _check_identity(out: Path, identity: dict[str, Any]) -> None:
@@ -463,6 +505,10 @@ def build_survey(
     identity = {"format": FORMAT, "seed": config.seed, "config": _jsonable(config),
                 "sources": [s.describe() for s in sources]}
     _check_identity(out, identity)
+    stale = _remove_stale_temps(out, {clip.id for clip in plan})
+    if stale:
+        say(f"[survey] removed {len(stale)} unfinished file(s) an interrupted build left: "
+            f"{', '.join(p.name for p in stale)}")
     write_json(out / PARTIAL, {"identity": identity, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
     began, encoded = time.perf_counter(), 0

@@ -9,8 +9,10 @@ loss weights and training are not public):
   subjects, kept in the checkpoint. **Selection rule** for a sequence of subject ``s``, view ``v``, length ``T``:
   among pool walks of other subjects at view ``v`` (at the nearest pooled view when ``v`` has none, the smaller
   one on a tie), the one with the smallest ``|T_noise - T|``, ties broken by subject id then condition.
-  Frame ``i`` of the original is paired with frame ``i mod T_noise`` of the noise gait. The rule is
-  deterministic: the seed does not change the output.
+  Frame ``i`` of the original is paired with frame ``i mod T_noise`` of the noise gait, or, with
+  ``phase_align`` (ours), frame ``(i + o) mod T_noise`` where the offset ``o`` best lines up the two walks' leg
+  spread over time (:func:`phase_offset`), so both legs swing together. The rule is deterministic: the seed
+  does not change the output. Frames without a contour (empty silhouettes) never enter the pool.
 - Losses of G per frame: ``L1(Y, G) + beta * L1(N, G) + L_S`` where ``N`` is the paired noise-gait frame and
   ``L_S`` the frame-level adversarial term of a spatial discriminator DS (the same network and Eq. 2 / Eq. 4 as
   ST-GAN's DS); DS and G are updated alternately. There is no temporal discriminator (that is ST-GAN's
@@ -75,6 +77,8 @@ class NoiseGaitConfig:
     gan_loss: str = "paper"
     seed: int = 0
     anonymize_batch: int = 256
+    #: pair each frame with the noise gait's frame at the same phase of the walk (ours; the paper pairs by index)
+    phase_align: bool = False
 
     def __post_init__(self) -> None:
         if not self.beta >= 0:
@@ -103,10 +107,12 @@ class Pool:
 
     @classmethod
     def from_contours(cls, data: ContourSet, conditions: Sequence[str]) -> Pool:
-        keep = [s for s in range(len(data)) if data.conditions[s] in set(conditions)]
+        keep = [s for s in range(len(data))
+                if data.conditions[s] in set(conditions) and data.valid[data.frames(s)].any()]
         if not keep:
-            raise ValueError(f"no training walk of conditions {list(conditions)} for the noise-gait pool")
-        parts = [data.shapes[data.frames(s)] for s in keep]
+            raise ValueError(f"no training walk of conditions {list(conditions)} with a contour for the noise-gait "
+                             "pool")
+        parts = [data.shapes[data.frames(s)][data.valid[data.frames(s)]] for s in keep]  # empty frames left out
         return cls(
             shapes=np.concatenate(parts),
             offsets=np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64),
@@ -131,6 +137,35 @@ class Pool:
         a, b = int(self.offsets[walk]), int(self.offsets[walk + 1])
         return self.shapes[a + np.asarray(frames) % (b - a)].astype(np.float32)
 
+    def walk(self, walk: int) -> np.ndarray:
+        """All frames of pool walk ``walk``, ``float32 (T_noise, 2, P)``."""
+        return self.shapes[int(self.offsets[walk]) : int(self.offsets[walk + 1])].astype(np.float32)
+
+
+def leg_spread(shapes: np.ndarray) -> np.ndarray:
+    """Per frame, the horizontal extent of the contour's lowest quarter (the legs), ``(T,)``: it peaks twice per
+    gait cycle, at each double support. ``shapes`` ``(T, 2, P)`` in the networks' form (y down, box height 1)."""
+    x, y = shapes[:, 0].astype(np.float64), shapes[:, 1].astype(np.float64)
+    low = y > 0.25
+    lo = np.where(low, x, np.inf).min(1)
+    hi = np.where(low, x, -np.inf).max(1)
+    return np.where(np.isfinite(lo) & np.isfinite(hi), hi - lo, 0.0)
+
+
+def phase_offset(source: np.ndarray, noise: np.ndarray) -> int:
+    """The offset ``o`` in ``0..T_noise-1`` for which frame ``(i + o) mod T_noise`` of ``noise`` best matches
+    frame ``i`` of ``source`` in leg spread (highest correlation of the mean-removed signals; the smallest ``o``
+    on a tie). Both ``(T, 2, P)``; frames of ``source`` without a contour (all zeros) are left out."""
+    a, b = leg_spread(source), leg_spread(noise)
+    used = np.abs(source).sum((1, 2)) > 0
+    if used.sum() < 2 or len(b) < 2:
+        return 0
+    a = np.where(used, a - a[used].mean(), 0.0)
+    b = b - b.mean()
+    index = np.arange(len(a))
+    scores = [float((a * b[(index + o) % len(b)]).sum()) for o in range(len(b))]
+    return int(np.argmax(scores))
+
 
 class NoiseGaitTask:
     """G against DS on clips paired frame by frame with their chosen noise gaits."""
@@ -140,6 +175,8 @@ class NoiseGaitTask:
         self.starts = clip_starts(data, self.config.clip)
         self.noise = [pool.choose(str(data.subjects[s]), int(data.views[s]), int(data.lengths[s]))
                       for s in range(len(data))]
+        self.offsets = [phase_offset(data.shapes[data.frames(s)].astype(np.float32), pool.walk(w))
+                        if self.config.phase_align else 0 for s, w in enumerate(self.noise)]
 
     def modules(self) -> dict[str, nn.Module]:
         c = self.config
@@ -157,7 +194,7 @@ class NoiseGaitTask:
         c = self.config
         seqs, firsts, _ = batch
         y = gather_clips(self.data, seqs, firsts, c.clip, device).reshape(-1, 2, POINTS)  # (B*L, 2, P)
-        noise = np.concatenate([self.pool.noise_frames(self.noise[s], f + np.arange(c.clip))
+        noise = np.concatenate([self.pool.noise_frames(self.noise[s], self.offsets[s] + f + np.arange(c.clip))
                                 for s, f in zip(seqs, firsts, strict=True)])
         n = torch.from_numpy(noise).to(device)  # (B*L, 2, P)
         fake = models["g"](y, n)
@@ -198,7 +235,8 @@ class NoiseGait(ContourAnonymizer):
     def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         assert self.pool is not None
         walk = self.pool.choose(seq.subject, seq.view, len(shapes))
-        return self.pool.noise_frames(walk, np.arange(len(shapes)))
+        offset = phase_offset(shapes, self.pool.walk(walk)) if self.config.phase_align else 0
+        return self.pool.noise_frames(walk, offset + np.arange(len(shapes)))
 
     def noise_source(self, seq: GaitSequence) -> str:
         """The pool walk a sequence gets as noise gait, as ``subject-condition-view``."""

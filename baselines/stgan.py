@@ -77,6 +77,22 @@ class STGANConfig:
     gn_batch: int = 128
     gn_lr: float = 2e-4
     gn_frame_step: int = 2
+    #: GN's outputs framed like real contours (box centred, height 1); ours, the paper does not say
+    gn_normalize: bool = False
+    #: GN gives coefficients of this many principal components of its group's contours (0: the paper's free
+    #: 4000 numbers, which zigzag; ours)
+    gn_basis: int = 0
+    #: draw this many GN contours per sequence and use the one nearest the sequence's mean contour (its view and
+    #: build, another person's shape); 0 or 1: one draw, the paper's
+    gn_match: int = 0
+    #: the noise over time: "frozen", the paper's (GN's contour copied to every frame), or "walk" (GN's contour
+    #: plus each frame's departure from the sequence's mean contour, so the noise steps with the walk)
+    noise_motion: str = "frozen"
+    #: the protocol group G's epochs are scored on (L_Rec + alpha L_Per on its clips; ``validation`` in the
+    #: paper's protocols), keeping the best epoch's weights; "" = none, the last epoch's weights (the paper's)
+    val_group: str = ""
+    #: validation clips at most (the first usable window of each sequence, sequences spread evenly)
+    val_clips: int = 64
     # G, DS, DT
     channels: tuple[int, ...] = (16, 32, 64)
     harmonics: int = 48
@@ -106,6 +122,12 @@ class STGANConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.alpha:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        if self.val_clips < 1:
+            raise ValueError(f"val_clips must be >= 1, got {self.val_clips}")
+        if self.gn_basis < 0 or self.gn_match < 0:
+            raise ValueError(f"gn_basis and gn_match must be >= 0 (0 = off), got {self.gn_basis}, {self.gn_match}")
+        if self.noise_motion not in ("frozen", "walk"):
+            raise ValueError(f"noise_motion must be 'frozen' or 'walk', got {self.noise_motion!r}")
         for key in ("latent", "gn_hidden", "gn_batch", "gn_frame_step", "lstm_hidden", "clip", "batch",
                     "anonymize_batch"):
             if getattr(self, key) < 1:
@@ -129,18 +151,64 @@ class STGANConfig:
 
 
 class NoiseGenerator(nn.Module):
-    """GN: seeds ``(B, latent)`` -> contours ``(B, 2, P)``."""
+    """GN: seeds ``(B, latent)`` -> contours ``(B, 2, P)``.
 
-    def __init__(self, latent: int, hidden: int, harmonics: int = 0) -> None:
+    ``normalize``: each output is framed as the real contours are (:func:`baselines.contour_space.to_network`):
+    its bounding box centred on 0 and scaled to height 1, so GN learns the shape and cannot drift in size.
+    ``basis`` > 0: the MLP gives that many coefficients of the principal components of GN's training contours
+    (:meth:`fit_basis`, before training), and the contour is their mean plus the weighted components: every
+    output is a smooth closed contour in the span of real ones, where a free 4000-number output zigzags.
+    """
+
+    def __init__(self, latent: int, hidden: int, harmonics: int = 0, normalize: bool = False,
+                 basis: int = 0) -> None:
         super().__init__()
-        self.harmonics = harmonics
+        self.harmonics, self.normalize, self.basis = harmonics, normalize, basis
         self.net = nn.Sequential(
             nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 2 * hidden), nn.ReLU(),
-            nn.Linear(2 * hidden, 2 * POINTS),
+            nn.Linear(2 * hidden, basis if basis else 2 * POINTS),
         )
+        if basis:
+            self.register_buffer("mean", torch.zeros(2 * POINTS))
+            self.register_buffer("components", torch.zeros(basis, 2 * POINTS))  # rows scaled by their std
+
+    def fit_basis(self, contours: np.ndarray) -> None:
+        """Principal components of ``contours`` ``(N, 2, P)`` (a sample of GN's training frames)."""
+        x = torch.from_numpy(np.asarray(contours, np.float32).reshape(len(contours), -1)).double()
+        if len(x) <= self.basis:
+            raise ValueError(f"GN's basis of {self.basis} components needs more than {self.basis} contours, "
+                             f"got {len(x)}")
+        mean = x.mean(0)
+        _, sv, vt = torch.linalg.svd(x - mean, full_matrices=False)
+        std = sv[: self.basis] / math.sqrt(len(x) - 1)
+        self.get_buffer("mean").copy_(mean.float())
+        self.get_buffer("components").copy_((vt[: self.basis] * std[:, None]).float())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return low_pass(self.net(z).view(-1, 2, POINTS), self.harmonics)
+        raw = self.net(z)
+        if self.basis:
+            raw = self.get_buffer("mean") + raw @ self.get_buffer("components")
+        out = low_pass(raw.view(-1, 2, POINTS), self.harmonics)
+        return box_normalize(out) if self.normalize else out
+
+
+def in_step(z_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Noise that steps with the walk: GN's contour ``(B, 2, P)`` plus each frame's departure from its clip's
+    mean contour, ``y`` ``(B, L, 2, P)`` -> ``(B, L, 2, P)``."""
+    return z_hat[:, None] + (y - y.mean(1, keepdim=True))
+
+
+def nearest_draw(draws: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Of ``draws`` ``(B, K, 2, P)``, the one nearest (mean absolute difference) ``target`` ``(B, 2, P)``."""
+    dist = (draws - target[:, None]).abs().mean((2, 3))  # (B, K)
+    return draws[torch.arange(len(draws)), dist.argmin(1)]
+
+
+def box_normalize(x: torch.Tensor) -> torch.Tensor:
+    """Contours ``(B, 2, P)`` moved so their bounding box is centred on 0 and scaled to height 1."""
+    lo, hi = x.amin(dim=2, keepdim=True), x.amax(dim=2, keepdim=True)
+    height = (hi[:, 1:2] - lo[:, 1:2]).clamp_min(1e-3)
+    return (x - (lo + hi) / 2) / height
 
 
 class NoiseDiscriminator(nn.Module):
@@ -170,6 +238,9 @@ class TemporalDiscriminator(nn.Module):
         return self.fc(out.flatten(1)).squeeze(1)
 
 
+VALIDATION_SEED = 20190046  # the validation clips' noise: the same draws after every epoch
+
+
 def _norm(grads: Sequence[torch.Tensor | None]) -> float:
     return math.sqrt(sum(float((g.detach() ** 2).sum()) for g in grads if g is not None))
 
@@ -197,7 +268,13 @@ class GNTask:
             raise ValueError("GN's subject group has no frame with a contour")
 
     def modules(self) -> dict[str, nn.Module]:
-        self.mods = {"gn": NoiseGenerator(self.config.latent, self.config.gn_hidden, self.config.harmonics),
+        c = self.config
+        gn = NoiseGenerator(c.latent, c.gn_hidden, c.harmonics, c.gn_normalize, c.gn_basis)
+        if c.gn_basis:
+            sample = self.frames[:: max(1, len(self.frames) // 4000)]  # at most ~4000 frames, spread evenly
+            gn.fit_basis(low_pass(torch.from_numpy(self.data.shapes[sample].astype(np.float32)), c.harmonics)
+                         .numpy())
+        self.mods = {"gn": gn,
                      "dn": NoiseDiscriminator(self.config.gn_hidden)}
         return self.mods
 
@@ -237,9 +314,22 @@ class GNTask:
 class STGANTask:
     """Stage 2: G against DS and DT (Eqs. 2-8); ``noise(clips, seed)`` gives each clip's ``Z_hat`` ``(B, 2, P)``."""
 
-    def __init__(self, owner: STGAN, data: ContourSet, gn: nn.Module | None) -> None:
+    def __init__(self, owner: STGAN, data: ContourSet, gn: nn.Module | None,
+                 val: ContourSet | None = None) -> None:
         self.owner, self.config, self.data, self.gn = owner, owner.config, data, gn
         self.starts = clip_starts(data, self.config.clip)
+        self.val_y: torch.Tensor | None = None
+        if val is not None:
+            starts = clip_starts(val, self.config.clip)
+            usable = [s for s, st in enumerate(starts) if len(st)]
+            if not usable:
+                raise ValueError(f"validation group {self.config.val_group!r} has no sequence with "
+                                 f"{self.config.clip} consecutive frames with a contour")
+            pick = np.array(usable)[np.linspace(0, len(usable) - 1, min(len(usable), self.config.val_clips))
+                                    .round().astype(int)]
+            firsts = np.array([starts[s][0] for s in pick], np.int64)
+            self.val_y = gather_clips(val, pick, firsts, self.config.clip, torch.device("cpu"))
+            self.validate = self._validate  # the training loop scores each epoch with it (and selects)
 
     def modules(self) -> dict[str, nn.Module]:
         c = self.config
@@ -266,8 +356,11 @@ class STGANTask:
         y = gather_clips(self.data, seqs, firsts, c.clip, device)  # (B, L, 2, P)
         b, length = y.shape[:2]
         with torch.no_grad():
-            z_hat = self.owner.training_noise(len(seqs), seed, models.get("gn"), device)  # (B, 2, P)
-        z_rep = z_hat[:, None].expand(b, length, 2, POINTS).reshape(b * length, 2, POINTS)
+            z_hat = self.owner.training_noise(len(seqs), seed, models.get("gn"), device, y)  # (B, 2, P)
+            if c.noise_motion == "frozen":
+                z_rep = z_hat[:, None].expand(b, length, 2, POINTS).reshape(b * length, 2, POINTS)
+            else:
+                z_rep = in_step(z_hat, y).reshape(b * length, 2, POINTS)
         y_flat = y.reshape(b * length, 2, POINTS)
         fake = models["g"](y_flat, z_rep)  # (B*L, 2, P)
         fake_clips = fake.view(b, length, 2, POINTS)
@@ -317,6 +410,30 @@ class STGANTask:
     def signature(self) -> Mapping[str, Any]:
         return data_signature(self.owner.name, "g", self.config, self.data)
 
+    def content(self, y: torch.Tensor, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``L_Rec + alpha L_Per`` in the config's objective (L1 terms, or squared for ``blend``)."""
+        if self.config.objective == "paper":
+            return l1(y, fake) + self.config.alpha * l1(z, fake)
+        return ((fake - y) ** 2).mean() + self.config.alpha * ((fake - z) ** 2).mean()
+
+    def _validate(self, models: Mapping[str, nn.Module], device: torch.device) -> Mapping[str, float]:
+        """G on the validation clips with fixed noise: ``select`` (the content objective, lower is better),
+        ``rec_clean`` (``|G(Y, Y) - Y|_1`` in body heights: G's reconstruction when the noise is the original
+        itself) and ``toward_Z``."""
+        assert self.val_y is not None
+        c = self.config
+        y = self.val_y.to(device)
+        b, length = y.shape[:2]
+        z_hat = self.owner.training_noise(b, VALIDATION_SEED, models.get("gn"), device, y)
+        z = (z_hat[:, None].expand(b, length, 2, POINTS) if c.noise_motion == "frozen" else in_step(z_hat, y))
+        y_flat, z_flat = y.reshape(b * length, 2, POINTS), z.reshape(b * length, 2, POINTS)
+        g = models["g"]
+        fake = g(y_flat, z_flat)
+        clean = g(y_flat, y_flat)
+        return {"select": float(self.content(low_pass(y_flat, c.harmonics), fake, z_flat)),
+                "rec_clean": float(l1(low_pass(y_flat, c.harmonics), clean)),
+                "toward_Z": _projection(y_flat, fake, z_flat)}
+
     opt: dict[str, torch.optim.Optimizer]
     mods: dict[str, nn.Module]
 
@@ -343,18 +460,32 @@ class STGAN(ContourAnonymizer):
 
     # -------------------------------------------------------------- noise
 
-    def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device) -> torch.Tensor:
-        """``Z_hat`` for ``n`` clips: GN of Gaussian seeds drawn from ``seed``."""
+    def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device,
+                       y: torch.Tensor | None = None) -> torch.Tensor:
+        """``Z_hat`` for ``n`` clips ``y`` ``(n, L, 2, P)``: GN of Gaussian seeds drawn from ``seed`` (with
+        ``gn_match``, the draw nearest each clip's mean contour)."""
         gen = torch.Generator().manual_seed(seed)
         assert gn is not None
-        return gn(torch.randn(n, self.config.latent, generator=gen).to(device))
+        k = self.config.gn_match
+        if k <= 1 or y is None:
+            return gn(torch.randn(n, self.config.latent, generator=gen).to(device))
+        draws = gn(torch.randn(n * k, self.config.latent, generator=gen).to(device)).view(n, k, 2, POINTS)
+        return nearest_draw(draws, y.mean(1))
 
     def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         assert self.gn is not None
-        z = torch.from_numpy(rng.standard_normal((1, self.config.latent)).astype(np.float32))
+        c = self.config
+        k = max(1, c.gn_match)
+        z = torch.from_numpy(rng.standard_normal((k, c.latent)).astype(np.float32))
+        valid = np.abs(shapes).sum((1, 2)) > 0  # frames with a contour (the others are zeros)
+        mean = torch.from_numpy(shapes[valid].mean(0) if valid.any() else shapes.mean(0)).float()
         with torch.no_grad():
-            one = self.gn.cpu().eval()(z).numpy()[0]  # (2, P): z_hat_1
-        return np.broadcast_to(one, shapes.shape)  # copied to every frame (Section 3.3)
+            draws = self.gn.cpu().eval()(z)  # (k, 2, P)
+            one = draws[0] if k == 1 else nearest_draw(draws[None], mean[None])[0]  # z_hat_1
+        if c.noise_motion == "frozen":
+            return np.broadcast_to(one.numpy(), shapes.shape)  # copied to every frame (Section 3.3)
+        moving = one.numpy()[None] + (shapes - mean.numpy()[None])
+        return np.where(valid[:, None, None], moving, one.numpy()[None]).astype(np.float32)
 
     # -------------------------------------------------------------- training
 
@@ -389,8 +520,15 @@ class STGAN(ContourAnonymizer):
             del gn_data
         data = self._load(source, c.train_group, options)
         figures["groups"]["g"] = sorted(set(data.subjects.tolist()))
-        task = STGANTask(self, data, gn)
-        result = train(task, stage_settings(c, options, c.epochs, "g", self.name))
+        val = None
+        if c.val_group:
+            val = self._load(source, c.val_group, options)
+            figures["groups"]["validation"] = sorted(set(val.subjects.tolist()))
+        task = STGANTask(self, data, gn, val)
+        settings = stage_settings(c, options, c.epochs, "g", self.name)
+        result = train(task, dataclasses.replace(settings, select_best=val is not None))
+        if result.selected_epoch is not None:
+            figures["selected_epoch"] = result.selected_epoch
         self.gn = gn.cpu() if gn is not None else None  # type: ignore[assignment]
         self.generator = task.mods["g"].cpu().eval()  # type: ignore[assignment]
         figures.update(
@@ -398,6 +536,7 @@ class STGAN(ContourAnonymizer):
             epoch_seconds=[round(h["seconds"], 3) for h in result.history],
             final_losses=result.history[-1]["losses"] if result.history else {},
             history=[h["losses"] for h in result.history],
+            **({"validation": [h.get("validation") for h in result.history]} if val is not None else {}),
             device=result.device,
             finished=result.epochs >= c.epochs,
         )
@@ -418,7 +557,7 @@ class STGAN(ContourAnonymizer):
         c = self.config
         mods: dict[str, nn.Module] = {"g": self.build_generator()}
         if self.uses_gn:
-            mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden, c.harmonics)
+            mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden, c.harmonics, c.gn_normalize, c.gn_basis)
         load_module_arrays(self.name, mods, arrays)
         self.generator = mods["g"]  # type: ignore[assignment]
         self.gn = mods.get("gn")  # type: ignore[assignment]
@@ -434,7 +573,8 @@ class STGANNoGN(STGAN):
     def parameters(self) -> str:
         return format_parameters({"alpha": f"{self.config.alpha:g}", "noise_std": f"{self.config.noise_std:g}"})
 
-    def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device) -> torch.Tensor:
+    def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device,
+                       y: torch.Tensor | None = None) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)
         return (torch.randn(n, 2, POINTS, generator=gen) * self.config.noise_std).to(device)
 

@@ -17,6 +17,10 @@ step); the loop does the rest, written once:
   equally often). A single process never touches ``torch.distributed``.
 - **progress**: a status line per batch on a terminal (at most twice a second), one line per epoch always,
   on stderr, from rank 0 only.
+- **selection**: a task with a ``validate(models, device)`` method (held-out data, e.g. the protocol's
+  validation group; never the test group) is scored after every epoch; its ``select`` figure (lower is better)
+  and the rest go into the history. With ``TrainSettings.select_best`` the modules end with the weights of the
+  epoch with the lowest ``select`` (the earliest on a tie), kept in the state too so a resumed run selects the same.
 
 torch is imported inside the functions, so importing this module (e.g. to build the CLI) stays cheap.
 """
@@ -73,6 +77,8 @@ class Task(Protocol):
         """JSON-ready description of what is trained (model name, config, data fingerprint): resuming needs it equal."""
         ...
 
+    # Optional: ``validate(models, device) -> Mapping[str, float]`` with a ``select`` key (see the module docstring).
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainSettings:
@@ -95,6 +101,8 @@ class TrainSettings:
         Whether the task's optional ``schedulers(optimizers)`` is used (stepped once per epoch).
     name : str
         Shown in progress lines.
+    select_best : bool
+        End with the weights of the epoch the task's ``validate`` scores best (module docstring).
     """
 
     epochs: int
@@ -105,6 +113,7 @@ class TrainSettings:
     stop_after: int | None = None
     schedulers: bool = True
     name: str = "train"
+    select_best: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -167,6 +176,8 @@ class TrainResult:
     resumed_from: int
     device: str
     world_size: int
+    #: the epoch (1-based) whose weights the modules hold when ``select_best`` chose one, else None
+    selected_epoch: int | None = None
 
     @property
     def epochs(self) -> int:
@@ -334,6 +345,8 @@ def _train(task: Task, settings: TrainSettings, device: torch.device, rank: int,
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
+    best: dict[str, Any] | None = None  # {"epoch", "select", "modules"} of the best validated epoch so far
+    validate = getattr(task, "validate", None)
     state = _load_state(settings.state_path, signature, device) if settings.state_path else None
     if state is not None:
         for key, m in modules.items():
@@ -344,6 +357,7 @@ def _train(task: Task, settings: TrainSettings, device: torch.device, rank: int,
             s.load_state_dict(state["schedulers"][key])
         history = list(state["history"])
         start_epoch = int(state["epoch"])
+        best = state.get("best")
     progress = _Progress(settings.name, settings.progress and rank == 0)
     if progress.enabled and start_epoch:
         print(f"[{settings.name}] resuming after epoch {start_epoch} from {settings.state_path}", file=sys.stderr)
@@ -370,15 +384,33 @@ def _train(task: Task, settings: TrainSettings, device: torch.device, rank: int,
         for s in schedulers.values():
             s.step()
         entry = {"epoch": epoch + 1, "losses": means, "batches": len(plan), "seconds": time.perf_counter() - began}
+        if validate is not None:
+            for m in modules.values():
+                m.eval()
+            with torch.no_grad():
+                figures = {k: float(v) for k, v in validate(models, device).items()}
+            entry["validation"] = figures
+            if settings.select_best and (best is None or figures["select"] < best["select"]):
+                best = {"epoch": epoch + 1, "select": figures["select"],
+                        "modules": {k: {n: t.detach().clone() for n, t in m.state_dict().items()}
+                                    for k, m in modules.items()}}
         history.append(entry)
         if settings.state_path is not None and rank == 0:
-            _save_state(settings.state_path, signature, epoch + 1, modules, optimizers, schedulers, history)
+            _save_state(settings.state_path, signature, epoch + 1, modules, optimizers, schedulers, history, best)
         if world > 1:
             dist.barrier()
         progress.epoch(entry, settings.epochs)
+    selected = None
+    if settings.select_best and best is not None and last == settings.epochs:
+        for key, m in modules.items():
+            m.load_state_dict(best["modules"][key])
+        selected = int(best["epoch"])
+        if progress.enabled:
+            print(f"[{settings.name}] selected epoch {selected} of {settings.epochs} on validation "
+                  f"(select {best['select']:.4g})", file=sys.stderr)
     for m in modules.values():
         m.eval()
-    return TrainResult(history, start_epoch, str(device), world)
+    return TrainResult(history, start_epoch, str(device), world, selected)
 
 
 def _save_state(
@@ -389,6 +421,7 @@ def _save_state(
     optimizers: Mapping[str, Any],
     schedulers: Mapping[str, Any],
     history: list[dict[str, Any]],
+    best: Mapping[str, Any] | None = None,
 ) -> None:
     import torch
 
@@ -400,6 +433,7 @@ def _save_state(
         "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
         "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
         "history": history,
+        **({"best": best} if best is not None else {}),
     }
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)

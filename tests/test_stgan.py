@@ -355,3 +355,102 @@ def test_cli_train_then_anonymize(tmp_path: Path, world: Path) -> None:
     assert [r.key for r in refs] == ["005-nm-02-000", "005-nm-02-090"]  # the test group, asked condition
     seq = data.load(refs[1])
     np.testing.assert_array_equal(seq.silhouettes, model.anonymize(_seq(world, "005-nm-02-090"), 0).silhouettes)
+
+
+# ------------------------------------------------------------------------------------------ GN, noise over time
+
+
+def test_gn_basis_spans_the_principal_components() -> None:
+    """Contours from a known 2-parameter family: GN's outputs stay in their span, whatever the seed."""
+    from baselines.stgan import NoiseGenerator
+
+    gen = np.random.default_rng(0)
+    base, a, b = (gen.normal(size=(2, POINTS)) for _ in range(3))
+    coeffs = gen.normal(size=(200, 2))
+    contours = base + coeffs[:, :1, None] * a + coeffs[:, 1:, None] * b
+    gn = NoiseGenerator(latent=4, hidden=8, harmonics=0, basis=2)
+    gn.fit_basis(contours)
+    span = np.stack([a.ravel(), b.ravel()], 1)
+    with torch.no_grad():
+        out = gn(torch.randn(16, 4)).numpy().reshape(16, -1) - contours.reshape(200, -1).mean(0)
+    residual = out - (span @ np.linalg.lstsq(span, out.T, rcond=None)[0]).T
+    assert np.abs(residual).max() < 1e-4 * np.abs(out).max()
+    # the components are scaled by their standard deviations: unit coefficients are one std of the data
+    comp = gn.get_buffer("components").numpy()
+    assert np.allclose(np.linalg.norm(comp, axis=1) ** 2,
+                       np.linalg.svd(contours.reshape(200, -1) - contours.reshape(200, -1).mean(0),
+                                     compute_uv=False)[:2] ** 2 / 199, rtol=1e-3)
+    with pytest.raises(ValueError, match="needs more than 2 contours"):
+        gn.fit_basis(contours[:2])
+
+
+def test_noise_in_step_and_nearest_draw_by_hand() -> None:
+    from baselines.stgan import in_step, nearest_draw
+
+    y = torch.zeros(1, 3, 2, POINTS)
+    y[0, :, 0, 0] = torch.tensor([1.0, 2.0, 6.0])  # mean 3: departures -2, -1, 3
+    z = torch.full((1, 2, POINTS), 0.5)
+    moved = in_step(z, y)
+    assert moved[0, :, 0, 0].tolist() == [-1.5, -0.5, 3.5] and (moved[0, :, 1] == 0.5).all()
+    draws = torch.stack([torch.full((2, POINTS), v) for v in (0.0, 0.9, 0.4)])[None]  # (1, 3, 2, P)
+    assert nearest_draw(draws, torch.full((1, 2, POINTS), 0.5))[0, 0, 0].item() == pytest.approx(0.4)
+
+
+def test_walk_noise_and_gn_match_train_and_anonymize(world: Path) -> None:
+    cfg = STGANConfig(**{**TINY, "epochs": 1, "noise_motion": "walk", "gn_match": 4, "gn_basis": 3})
+    model = STGAN(cfg).fit(_source(world), OPTS)
+    seq = _seq(world, "005-nm-01-000")
+    shapes, _, _ = silhouettes_to_network(seq.silhouettes)
+    noise = model._noise(seq, shapes, np.random.default_rng(0))
+    # the noise departs from GN's contour exactly as each frame departs from the sequence's mean contour
+    np.testing.assert_allclose(noise - noise.mean(0), shapes - shapes.mean(0), atol=1e-5)
+    assert model.anonymize(seq, seed=2).silhouettes.shape == seq.silhouettes.shape
+
+
+def test_validation_group_selects_an_epoch(world: Path) -> None:
+    source = TrainSource(root=world, groups={"gn": ["001"], "stgan": ["003", "004"], "validation": ["002"]},
+                         workers=1)
+    model = STGAN(STGANConfig(**{**TINY, "epochs": 3, "val_group": "validation"})).fit(source, OPTS)
+    record = model.training
+    assert record is not None and record["groups"]["validation"] == ["002"]
+    selects = [v["select"] for v in record["validation"]]
+    assert len(selects) == 3 and record["selected_epoch"] == 1 + int(np.argmin(selects))
+    assert all(v["rec_clean"] >= 0 for v in record["validation"])
+    assert "005" not in record["subjects"]  # the test subject was never read
+
+
+# ------------------------------------------------------------------------------------------ noise gait phase
+
+
+def _walker(spread: np.ndarray) -> np.ndarray:
+    """Contours whose lowest quarter spans ``[-s/2, s/2]`` horizontally: leg spread ``s`` per frame."""
+    y = np.linspace(-0.5, 0.5, POINTS)
+    x = np.where(y > 0.25, np.sign(np.arange(POINTS) % 2 - 0.5), 0.1 * np.sign(np.arange(POINTS) % 2 - 0.5))
+    out = np.zeros((len(spread), 2, POINTS), np.float32)
+    out[:, 1] = y
+    out[:, 0] = x * np.where(y > 0.25, spread[:, None] / 2, 1.0)
+    return out
+
+
+def test_phase_offset_finds_the_shift_by_hand() -> None:
+    from baselines.noise_gait import leg_spread, phase_offset
+
+    t = np.arange(30)
+    noise_spread = 0.3 + 0.2 * np.abs(np.sin(np.pi * t / 15))  # a period of 15 frames over 30
+    noise = _walker(noise_spread)
+    np.testing.assert_allclose(leg_spread(noise), noise_spread, rtol=1e-5)
+    source = _walker(noise_spread[(np.arange(24) + 7) % 30])  # frame i is the noise's frame i + 7
+    assert phase_offset(source, noise) in (7, 22)  # 22 = 7 + one period: the same phase
+    source[3] = 0  # an empty frame is left out, not read as a closed stance
+    assert phase_offset(source, noise) in (7, 22)
+
+
+def test_pool_leaves_empty_frames_out() -> None:
+    from baselines.contour_space import ContourSet
+
+    shapes = np.ones((6, 2, POINTS), np.float16)
+    valid = np.array([True, False, True, False, False, False])
+    data = ContourSet(shapes=shapes, valid=valid, offsets=np.array([0, 3, 6]), subjects=np.array(["A", "B"]),
+                      conditions=np.array(["nm-01", "nm-01"]), views=np.array([90, 90]))
+    pool = Pool.from_contours(data, ["nm-01"])
+    assert pool.subjects == ("A",) and pool.offsets.tolist() == [0, 2]  # B has no contour at all

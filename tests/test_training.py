@@ -138,3 +138,41 @@ def test_ddp_two_processes_on_gloo(tmp_path: Path) -> None:
         assert torch.allclose(a, b, atol=1e-6)
     assert r0["history"][-1]["losses"] == r1["history"][-1]["losses"]
     assert r0["history"][-1]["losses"]["mse"] < r0["history"][0]["losses"]["mse"]
+
+
+class ScoredLineTask(LineTask):
+    """LineTask with a validation score scripted per epoch, so the selected epoch is known in advance."""
+
+    def __init__(self, scores: list[float]) -> None:
+        super().__init__(tag="scored")
+        self.scores, self.seen = scores, 0
+        self.snapshots: dict[int, list[torch.Tensor]] = {}
+
+    def validate(self, models: Mapping[str, nn.Module], device: torch.device) -> Mapping[str, float]:
+        self.seen += 1
+        self.snapshots[self.seen] = _weights(self)
+        return {"select": self.scores[self.seen - 1], "other": 1.0}
+
+
+def test_select_best_ends_with_the_best_validated_epoch(tmp_path: Path) -> None:
+    scores = [3.0, 1.0, 2.0, 1.0]  # best at epoch 2; epoch 4 ties and loses (the earliest wins)
+    task = ScoredLineTask(scores)
+    result = train(task, TrainSettings(epochs=4, device="cpu", select_best=True, progress=False))
+    assert result.selected_epoch == 2
+    assert [h["validation"]["select"] for h in result.history] == scores
+    assert all(torch.equal(a, b) for a, b in zip(_weights(task), task.snapshots[2], strict=True))
+    assert not torch.equal(task.snapshots[2][0], task.snapshots[4][0])
+    # without select_best: scored and logged, but the last epoch's weights are kept
+    plain = ScoredLineTask(scores)
+    result = train(plain, TrainSettings(epochs=4, device="cpu", progress=False))
+    assert result.selected_epoch is None and "validation" in result.history[0]
+    assert all(torch.equal(a, b) for a, b in zip(_weights(plain), plain.snapshots[4], strict=True))
+    # killed after epoch 3 and resumed: the best epoch's weights come back from the state
+    state = tmp_path / "s.pt"
+    first = ScoredLineTask(scores)
+    train(first, TrainSettings(epochs=4, device="cpu", select_best=True, progress=False, state_path=state,
+                               stop_after=3))
+    second = ScoredLineTask(scores[3:])
+    result = train(second, TrainSettings(epochs=4, device="cpu", select_best=True, progress=False, state_path=state))
+    assert result.selected_epoch == 2
+    assert all(torch.equal(a, b) for a, b in zip(_weights(second), task.snapshots[2], strict=True))

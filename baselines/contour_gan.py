@@ -27,7 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.contour_space import POINTS, ContourSet, network_to_silhouettes, silhouettes_to_network
+from baselines.contour_space import (
+    POINTS,
+    ContourSet,
+    carry_holes,
+    network_to_silhouettes,
+    silhouettes_to_network,
+)
 from benchmark.api import Anonymizer, FitOptions, GaitSequence, TrainSettings, select_device
 
 GAN_LOSSES = ("paper", "non-saturating")
@@ -274,6 +280,8 @@ class ContourAnonymizer(Anonymizer):
         shapes, frame, valid = silhouettes_to_network(seq.silhouettes)
         fake = self.generate(shapes, self._noise(seq, shapes, rng))
         sil = network_to_silhouettes(fake, frame, valid, seq.shape)
+        if getattr(self.config, "keep_holes", False):
+            sil = carry_holes(seq.silhouettes, sil, shapes, fake, frame, valid)
         frames = None
         if seq.frames is not None:
             bg = seq.background if seq.background is not None else median_background(seq.frames)

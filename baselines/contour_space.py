@@ -175,3 +175,32 @@ def load_contours(
         conditions=np.array([r.condition for r in refs]),
         views=np.array([r.view for r in refs], np.int64),
     )
+
+
+def carry_holes(original: np.ndarray, decoded: np.ndarray, shapes: np.ndarray, fake: np.ndarray,
+                frame: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The original silhouettes' holes carried into the decoded ones, moved with the contour.
+
+    The contour form keeps the outer boundary only, so a decoded silhouette has no holes (the gap between an arm
+    and the body, between the legs above the crotch). Each hole pixel of ``original`` ``bool (T, H, W)`` moves by
+    the displacement of its nearest contour point (point ``i`` of ``shapes`` to point ``i`` of ``fake``, both
+    ``(T, 2, P)`` in the networks' form, framed by ``frame``) and is cleared in ``decoded``. Returns a new array.
+    """
+    from scipy.ndimage import binary_fill_holes
+    from scipy.spatial import cKDTree
+
+    out = decoded.copy()
+    h, w = out.shape[1:]
+    for t in np.flatnonzero(valid):
+        holes = binary_fill_holes(original[t]) & ~original[t]
+        ys, xs = np.nonzero(holes)
+        if not len(ys):
+            continue
+        scale, centre = float(frame[t, 2]), frame[t, :2].astype(np.float64)
+        src = shapes[t].T.astype(np.float64) * scale + centre  # (P, 2) as (x, y) pixels
+        dst = fake[t].T.astype(np.float64) * scale + centre
+        _, nearest = cKDTree(src).query(np.stack([xs, ys], 1))
+        moved = np.rint(np.stack([xs, ys], 1) + (dst - src)[nearest]).astype(np.int64)
+        inside = (moved[:, 0] >= 0) & (moved[:, 0] < w) & (moved[:, 1] >= 0) & (moved[:, 1] < h)
+        out[t, moved[inside, 1], moved[inside, 0]] = False
+    return out

@@ -79,6 +79,9 @@ class NoiseGaitConfig:
     anonymize_batch: int = 256
     #: pair each frame with the noise gait's frame at the same phase of the walk (ours; the paper pairs by index)
     phase_align: bool = False
+    #: carry the original's holes (arm-body gaps) into the output, moved with the contour (ours; the contour form
+    #: has none, so a decoded silhouette loses them and a recognizer notices)
+    keep_holes: bool = False
 
     def __post_init__(self) -> None:
         if not self.beta >= 0:

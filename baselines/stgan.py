@@ -93,6 +93,9 @@ class STGANConfig:
     val_group: str = ""
     #: validation clips at most (the first usable window of each sequence, sequences spread evenly)
     val_clips: int = 64
+    #: carry the original's holes (arm-body gaps) into the output, moved with the contour (ours; the contour form
+    #: has none, so a decoded silhouette loses them and a recognizer notices)
+    keep_holes: bool = False
     # G, DS, DT
     channels: tuple[int, ...] = (16, 32, 64)
     harmonics: int = 48
@@ -236,6 +239,30 @@ class TemporalDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x.flatten(2))  # (B, L, hidden)
         return self.fc(out.flatten(1)).squeeze(1)
+
+
+def gn_quality(gn: nn.Module, real: np.ndarray, latent: int, draws: int = 64, seed: int = 0) -> dict[str, float]:
+    """How person-like GN's contours are: mean height and width of ``draws`` draws against ``real`` contours
+    ``(N, 2, P)`` (a sample of GN's training frames, in the networks' form: height 1), the mean pairwise L1
+    difference among draws against that among real contours (``diversity``, ``real_diversity``: a collapsed GN
+    draws the same contour for every seed) and the mean L1 difference from each draw to its nearest real contour
+    (``nearest_real``)."""
+    rng = np.random.default_rng(seed)
+    real = np.asarray(real, np.float32)
+    picked = real[rng.choice(len(real), min(draws, len(real)), replace=False)]
+    with torch.no_grad():
+        gen = gn(torch.from_numpy(rng.standard_normal((draws, latent)).astype(np.float32))).numpy()
+
+    def pairwise(x: np.ndarray) -> float:
+        d = np.abs(x[:, None] - x[None]).mean((2, 3))
+        return float(d[~np.eye(len(x), dtype=bool)].mean()) if len(x) > 1 else 0.0
+
+    ref = real[:: max(1, len(real) // 512)]
+    nearest = np.array([np.abs(g[None] - ref).mean((1, 2)).min() for g in gen])
+    return {"height": float(np.ptp(gen[:, 1], axis=1).mean()), "height_std": float(np.ptp(gen[:, 1], axis=1).std()),
+            "width": float(np.ptp(gen[:, 0], axis=1).mean()), "real_height": float(np.ptp(picked[:, 1], axis=1).mean()),
+            "real_width": float(np.ptp(picked[:, 0], axis=1).mean()), "diversity": pairwise(gen),
+            "real_diversity": pairwise(picked), "nearest_real": float(nearest.mean())}
 
 
 VALIDATION_SEED = 20190046  # the validation clips' noise: the same draws after every epoch
@@ -511,8 +538,11 @@ class STGAN(ContourAnonymizer):
             figures["groups"]["gn"] = sorted(set(gn_data.subjects.tolist()))
             gn_task = GNTask(self.name, c, gn_data)
             result = train(gn_task, stage_settings(c, options, c.gn_epochs, "gn", f"{self.name} GN"))
+            sample = gn_task.frames[:: max(1, len(gn_task.frames) // 2048)]
+            real = low_pass(torch.from_numpy(gn_data.shapes[sample].astype(np.float32)), c.harmonics)
             figures["gn"] = {"epochs": result.epochs, "seconds": round(result.seconds, 3),
-                             "final_losses": result.history[-1]["losses"] if result.history else {}}
+                             "final_losses": result.history[-1]["losses"] if result.history else {},
+                             "quality": gn_quality(gn_task.mods["gn"].cpu().eval(), real.numpy(), c.latent)}
             if options.stop_after is not None and result.epochs < c.gn_epochs:
                 figures["finished"] = False
                 return figures

@@ -437,3 +437,19 @@ def test_golden_of_seeds_runs_the_config_and_the_baseline_passes_it(
     assert len(fixed) > 0 and (fixed["spread"] == 0).all()
     assert main(["check", str(baseline[0]), "--golden", str(golden)]) == 0
     assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith("PASS: ")
+
+
+def test_a_sweep_of_two_keys_runs_every_combination(tmp_path: Path) -> None:
+    from benchmark.config import from_mapping
+    from benchmark.runner.config import RunConfig, resolve
+
+    raw = {"name": "s", "protocol": "paper", "world": {"path": str(tmp_path / "w")},
+           "recognizers": {"zheng2011": {}},
+           "anonymizers": {"stgan": {"sweep": {"alpha": [0.2, 0.4], "seed": [0, 1, 2]}}},
+           "pictures": {"sweep": "stgan"}}
+    resolved = resolve(from_mapping(RunConfig, raw))
+    labels = [m.label for m in resolved.methods]
+    assert labels == [f"stgan[alpha={a};seed={s}]" for a in ("0.2", "0.4") for s in (0, 1, 2)]
+    # the alpha-sweep pictures: alpha varies, the seed stays at its first value
+    _, sweep = resolved.picture_methods()
+    assert [m.label for m in sweep] == ["stgan[alpha=0.2;seed=0]", "stgan[alpha=0.4;seed=0]"]

@@ -454,3 +454,44 @@ def test_pool_leaves_empty_frames_out() -> None:
                       conditions=np.array(["nm-01", "nm-01"]), views=np.array([90, 90]))
     pool = Pool.from_contours(data, ["nm-01"])
     assert pool.subjects == ("A",) and pool.offsets.tolist() == [0, 2]  # B has no contour at all
+
+
+def test_carry_holes_restores_and_moves_holes_by_hand() -> None:
+    from baselines.contour_space import carry_holes, network_to_silhouettes
+
+    sil = np.zeros((1, 40, 30), bool)
+    sil[0, 5:35, 8:22] = True
+    sil[0, 15:20, 12:16] = False  # a 5x4 hole, 3+ pixels from the boundary
+    shapes, frame, valid = silhouettes_to_network(sil)
+    filled = network_to_silhouettes(shapes, frame, valid, (40, 30))
+    assert filled[0, 15:20, 12:16].all()  # the contour form has no holes
+    np.testing.assert_array_equal(carry_holes(sil, filled, shapes, shapes, frame, valid), sil)
+    # the whole contour moved 3 pixels right: the hole moves with it
+    moved = shapes.copy()
+    moved[:, 0] += 3 / frame[0, 2]
+    decoded = network_to_silhouettes(moved, frame, valid, (40, 30))
+    out = carry_holes(sil, decoded, shapes, moved, frame, valid)
+    expected = np.zeros_like(sil)
+    expected[0, 5:35, 11:25] = True
+    expected[0, 15:20, 15:19] = False
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_gn_quality_by_hand() -> None:
+    from baselines.stgan import gn_quality
+
+    class Same(torch.nn.Module):  # a collapsed GN: one contour whatever the seed
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(len(z), 2, POINTS)
+            out[:, 1] = torch.linspace(-0.25, 0.25, POINTS)  # half a body's height
+            return out
+
+    real = np.zeros((10, 2, POINTS), np.float32)
+    real[:, 1] = np.linspace(-0.5, 0.5, POINTS)
+    real[:, 0] = np.arange(10)[:, None] * 0.01  # ten real contours 0.01 apart in x
+    q = gn_quality(Same(), real, latent=3, draws=8)
+    assert q["height"] == pytest.approx(0.5) and q["real_height"] == pytest.approx(1.0)
+    assert q["diversity"] == 0.0 and q["real_diversity"] > 0.01
+    # nearest real contour: |x| differs by at least 0 (real 0 has x = 0), y by |0.5 t - t| averaged = 0.125
+    assert q["nearest_real"] == pytest.approx(0.5 * np.abs(np.linspace(-0.25, 0.25, POINTS)
+                                                           - np.linspace(-0.5, 0.5, POINTS)).mean(), rel=1e-4)

@@ -17,8 +17,9 @@ Top-level keys and the sections (every key optional unless said; unknown keys an
                               into `path`, or into the cache when `path` is unset) with optional overrides
                               `subjects`, `seed`, `views`, `conditions`, `frame_range`, `noise`, `videos`
     [recognizers.NAME]        one table per attacker; keys = that recognizer's config (empty = defaults)
-    [anonymizers.NAME]        one table per method; keys = its config, plus `sweep = {key = [values...]}`
-                              for one variant per value (e.g. ST-GAN's alpha 0.2 / 0.3 / 0.4)
+    [anonymizers.NAME]        one table per method; keys = its config, plus `sweep = {key = [values...], ...}`
+                              for one variant per value (e.g. ST-GAN's alpha 0.2 / 0.3 / 0.4), every
+                              combination for several keys (e.g. alpha x seed)
     [scorers.NAME]            one table per naturalness scorer; keys = its config
     [evaluate]                ks = [1, 3], cross_view = "no" | "yes" | "auto"
     [realism]                 enabled = true (temporal change ratio), frechet = [recognizer names]
@@ -327,7 +328,12 @@ class Resolved:
             sweep_name = section.sweep
         else:
             sweep_name = next((m.name for m in drawn if sum(d.name == m.name for d in drawn) > 1), "")
-        sweep = sorted((m for m in drawn if m.name == sweep_name), key=lambda m: tuple(sorted(m.sweep.items())))
+        variants = [m for m in drawn if m.name == sweep_name]
+        if variants and len(variants[0].sweep) > 1:  # several swept keys: the first one varies, the rest at their first
+            first = dict(variants[0].sweep)
+            lead = next(iter(first))
+            variants = [m for m in variants if all(m.sweep[k] == v for k, v in first.items() if k != lead)]
+        sweep = sorted(variants, key=lambda m: tuple(sorted(m.sweep.items())))
         return rows, sweep if len(sweep) > 1 else []
 
 
@@ -383,22 +389,29 @@ def _with_seed(cls: type, table: Mapping[str, Any], seed: int) -> dict[str, Any]
 
 
 def _variants(name: str, table: Mapping[str, Any], where: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The table without ``sweep`` and one override dict per sweep value (one empty dict without a sweep)."""
+    """The table without ``sweep`` and one override dict per sweep point (one empty dict without a sweep).
+
+    ``sweep`` maps one or more keys to lists of values; several keys sweep every combination, the first key
+    varying slowest (``sweep = {alpha = [0.2, 0.4], seed = [0, 1]}``: four variants).
+    """
+    import itertools
+
     table = dict(table)
     sweep = table.pop("sweep", None)
     if sweep is None:
         return table, [{}]
-    if not isinstance(sweep, Mapping) or len(sweep) != 1:
-        raise ConfigError(f"{where}.sweep: expected one key with a list of values, e.g. sweep = {{alpha = [0.2, 0.3]}}"
+    if not isinstance(sweep, Mapping) or not sweep:
+        raise ConfigError(f"{where}.sweep: expected keys with lists of values, e.g. sweep = {{alpha = [0.2, 0.3]}}"
                           f", got {sweep!r}")
-    ((key, values),) = sweep.items()
-    if not isinstance(values, list) or not values:
-        raise ConfigError(f"{where}.sweep.{key}: expected a non-empty list, got {values!r}")
-    if key in table:
-        raise ConfigError(f"{where}: {key!r} is both set and swept; keep one")
-    if len(set(map(repr, values))) != len(values):
-        raise ConfigError(f"{where}.sweep.{key}: values repeat: {values}")
-    return table, [{key: v} for v in values]
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}.sweep.{key}: expected a non-empty list, got {values!r}")
+        if key in table:
+            raise ConfigError(f"{where}: {key!r} is both set and swept; keep one")
+        if len(set(map(repr, values))) != len(values):
+            raise ConfigError(f"{where}.sweep.{key}: values repeat: {values}")
+    keys = list(sweep)
+    return table, [dict(zip(keys, point, strict=True)) for point in itertools.product(*(sweep[k] for k in keys))]
 
 
 def _merge_parameters(own: str, extra: Mapping[str, Any]) -> str:

@@ -82,6 +82,10 @@ class NoiseGaitConfig:
     #: carry the original's holes (arm-body gaps) into the output, moved with the contour (ours; the contour form
     #: has none, so a decoded silhouette loses them and a recognizer notices)
     keep_holes: bool = False
+    #: G as ST-GAN's options make it (ours): a decoder that wraps around the closed contour (without it point 0,
+    #: the head top, grows ears), and a residual G that starts as the identity
+    circular_decoder: bool = False
+    residual: bool = False
 
     def __post_init__(self) -> None:
         if not self.beta >= 0:
@@ -183,7 +187,7 @@ class NoiseGaitTask:
 
     def modules(self) -> dict[str, nn.Module]:
         c = self.config
-        self.mods = {"g": Generator(c.channels, c.harmonics), "ds": SpatialDiscriminator(c.ds_channels)}
+        self.mods = {"g": self.owner.build_generator(), "ds": SpatialDiscriminator(c.ds_channels)}
         return dict(self.mods)
 
     def optimizers(self, modules: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
@@ -235,6 +239,10 @@ class NoiseGait(ContourAnonymizer):
     def parameters(self) -> str:
         return format_parameters({"beta": f"{self.config.beta:g}"})
 
+    def build_generator(self) -> Generator:
+        c = self.config
+        return Generator(c.channels, c.harmonics, circular=c.circular_decoder, residual=c.residual)
+
     def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         assert self.pool is not None
         walk = self.pool.choose(seq.subject, seq.view, len(shapes))
@@ -279,7 +287,7 @@ class NoiseGait(ContourAnonymizer):
         return arrays, extra
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
-        g = Generator(self.config.channels, self.config.harmonics)
+        g = self.build_generator()
         load_module_arrays(self.name, {"g": g}, {k: v for k, v in arrays.items() if k.startswith("g.")})
         try:
             meta = extra["pool"]

@@ -18,7 +18,13 @@
   no usable sequence at all always is.
 - **Same-view identification** (the paper's success rates): a probe at view ``v`` is ranked against the gallery
   sequences at ``v`` only. Rows ``accuracy`` and ``success_rate`` (= 1 - accuracy) per view and over all views
-  (``view = -1``), for each k, with n probes and a 95% Wilson interval (:mod:`benchmark.retrieval`).
+  (``view = -1``), for each k, with n probes and a 95% Wilson interval (:mod:`benchmark.retrieval`); beside
+  them, from the same distances, ``eer`` (verification equal error rate, 95% percentile bootstrap over probes)
+  and ``rank`` (mean normalised rank of the true subject, 95% Student-t interval over probes), both k = 0. Every
+  such row carries its ``chance`` level: ``1 - min(k, S) / S`` for ``success_rate`` (``min(k, S) / S`` for
+  ``accuracy``) with S the gallery subjects at the probe's view, the probe-weighted mean on pooled rows; 0.5 for
+  ``eer`` and ``rank``. An unusable probe is a miss in the rates, but gives no information to the other two: its
+  rank is 0.5 and it is at +inf from every gallery subject in the EER (docs/metrics.md).
 - **Cross-view**: the probe-view x gallery-view accuracy matrix (OpenGait's CASIA-B table); rows
   ``cross_view_accuracy`` per probe view hold the mean over the other gallery views (identical view excluded),
   and ``view = -1`` their mean; these means have no interval. The full matrices are returned as a tidy table too.
@@ -39,8 +45,19 @@ import pandas as pd
 from benchmark import shard
 from benchmark.protocol import Protocol, check_training_subjects, protocol_groups
 from benchmark.results import ALL_CONDITIONS, Row, per_view_table
-from benchmark.retrieval import exclude_identical_views, topk_hits, view_matrix
-from benchmark.stats import wilson_interval
+from benchmark.retrieval import (
+    CHANCE_EER,
+    CHANCE_RANK,
+    chance_accuracy,
+    eer_interval,
+    equal_error_rate,
+    exclude_identical_views,
+    genuine_impostor,
+    normalised_rank,
+    topk_hits,
+    view_matrix,
+)
+from benchmark.stats import t_interval, wilson_interval
 
 if TYPE_CHECKING:
     from benchmark.recognizer import Recognizer
@@ -182,18 +199,102 @@ def check_recognizer_data(rec: Recognizer, test_subjects: Iterable[str], gallery
         )
 
 
-def _rate_rows(hits: Mapping[int, np.ndarray], *, view: int, base: Mapping[str, Any]) -> list[Row]:
+@dataclasses.dataclass(frozen=True)
+class ProbeScores:
+    """Same-view results of n probes (one view, or several pooled), one entry per probe.
+
+    ``impostor`` is NaN-padded: probes of different views may face galleries of different sizes. An unusable
+    probe has hits 0, rank 0.5, and genuine and impostor distances +inf.
+    """
+
+    hits: dict[int, np.ndarray]  # k -> float64 (n,): expected top-k hit
+    genuine: np.ndarray  # float64 (n,): distance to the own subject
+    impostor: np.ndarray  # float64 (n, M): distances to the other gallery subjects, NaN beyond S - 1
+    rank: np.ndarray  # float64 (n,): normalised rank of the own subject
+    gallery_size: np.ndarray  # int64 (n,): gallery subjects S at the probe's view
+
+    def __len__(self) -> int:
+        return len(self.genuine)
+
+    @staticmethod
+    def concat(parts: Sequence[ProbeScores]) -> ProbeScores:
+        width = max((p.impostor.shape[1] for p in parts), default=0)
+        impostor = [np.pad(p.impostor, ((0, 0), (0, width - p.impostor.shape[1])), constant_values=np.nan)
+                    for p in parts]
+        return ProbeScores(
+            {k: np.concatenate([p.hits[k] for p in parts]) for k in (parts[0].hits if parts else {})},
+            np.concatenate([p.genuine for p in parts]) if parts else np.zeros(0),
+            np.concatenate(impostor) if parts else np.zeros((0, 0)),
+            np.concatenate([p.rank for p in parts]) if parts else np.zeros(0),
+            np.concatenate([p.gallery_size for p in parts]) if parts else np.zeros(0, np.int64),
+        )
+
+
+def _same_view_rows(scores: ProbeScores, *, view: int, base: Mapping[str, Any]) -> list[Row]:
+    """``accuracy`` and ``success_rate`` per k, ``eer`` and ``rank`` of ``scores``, each with its chance level."""
     rows = []
-    for k, h in hits.items():
-        n = len(h)
+    n = len(scores)
+    for k, h in scores.hits.items():
         acc = float(h.mean()) if n else math.nan
+        chance = float(np.mean(chance_accuracy(k, scores.gallery_size))) if n else math.nan
         lo, hi = wilson_interval(float(h.sum()), n)
-        rows.append(Row(metric="accuracy", k=k, view=view, value=acc, n=n, ci_low=lo, ci_high=hi, **base))
+        rows.append(Row(metric="accuracy", k=k, view=view, value=acc, n=n, ci_low=lo, ci_high=hi, chance=chance,
+                        **base))
         rows.append(
             Row(metric="success_rate", k=k, view=view, value=1.0 - acc, n=n, ci_low=1.0 - hi, ci_high=1.0 - lo,
-                **base)
+                chance=1.0 - chance, **base)
         )
+    lo, hi = eer_interval(scores.genuine, scores.impostor)
+    rows.append(Row(metric="eer", view=view, value=equal_error_rate(scores.genuine, scores.impostor), n=n,
+                    ci_low=lo, ci_high=hi, chance=CHANCE_EER, **base))
+    ranks = scores.rank[~np.isnan(scores.rank)]  # NaN only at a view with one gallery subject
+    lo, hi = t_interval(ranks, bounds=(0.0, 1.0))
+    rows.append(Row(metric="rank", view=view, value=float(ranks.mean()) if len(ranks) else math.nan, n=len(ranks),
+                    ci_low=lo, ci_high=hi, chance=CHANCE_RANK, **base))
     return rows
+
+
+def same_view_scores(
+    distance_fn: Any,
+    gallery: Embedding,
+    probes: Embedding,
+    gallery_subjects: np.ndarray,
+    probe_subjects: np.ndarray,
+    views: Sequence[int],
+    ks: Sequence[int],
+    *,
+    unusable: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[int, ProbeScores]:
+    """Per view ``v``: the probes at ``v`` against the gallery at ``v`` (``distance_fn(g, p)``, one call).
+
+    ``unusable`` = (subjects, views), both (U,): probes without a usable frame, appended after the embedded
+    probes of their view: a miss (0) at every k, rank 0.5, +inf from every gallery subject. Probes (of either
+    kind) whose subject has no gallery sequence at ``v`` are left out. Returns ``{view: scores}``.
+    """
+    out = {}
+    for v in views:
+        cols = np.flatnonzero(gallery.views == v)
+        rows = np.flatnonzero(probes.views == v)
+        rows = rows[np.isin(probe_subjects[rows], gallery_subjects[cols])]
+        misses = _miss_count(unusable, gallery_subjects[cols], v)
+        if len(rows) + misses == 0:
+            continue
+        size = len(np.unique(gallery_subjects[cols]))
+        hits = {int(k): np.zeros(0) for k in ks}
+        genuine, impostor, rank = np.zeros(0), np.zeros((0, size - 1)), np.zeros(0)
+        if len(rows):
+            d = distance_fn(gallery.subset(cols), probes.subset(rows))  # (p, g)
+            hits = topk_hits(d, probe_subjects[rows], gallery_subjects[cols], ks)
+            genuine, impostor = genuine_impostor(d, probe_subjects[rows], gallery_subjects[cols])
+            rank = normalised_rank(d, probe_subjects[rows], gallery_subjects[cols])
+        out[int(v)] = ProbeScores(
+            {k: np.concatenate([h, np.zeros(misses)]) for k, h in hits.items()},
+            np.concatenate([genuine, np.full(misses, np.inf)]),
+            np.concatenate([impostor, np.full((misses, size - 1), np.inf)]),
+            np.concatenate([rank, np.full(misses, CHANCE_RANK if size > 1 else np.nan)]),
+            np.full(len(rows) + misses, size, np.int64),
+        )
+    return out
 
 
 def same_view_hits(
@@ -207,26 +308,10 @@ def same_view_hits(
     *,
     unusable: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, dict[int, np.ndarray]]:
-    """Per view ``v``: top-k hits of the probes at ``v`` against the gallery at ``v`` (``distance_fn(g, p)``).
-
-    ``unusable`` = (subjects, views), both (U,): probes without a usable frame, each a miss (0) at every k,
-    appended after the embedded probes of its view. Probes (of either kind) whose subject has no gallery
-    sequence at ``v`` are left out. Returns ``{view: {k: hits (n,)}}``.
-    """
-    out = {}
-    for v in views:
-        cols = np.flatnonzero(gallery.views == v)
-        rows = np.flatnonzero(probes.views == v)
-        rows = rows[np.isin(probe_subjects[rows], gallery_subjects[cols])]
-        misses = _miss_count(unusable, gallery_subjects[cols], v)
-        if len(rows) + misses == 0:
-            continue
-        hits = {int(k): np.zeros(0) for k in ks}
-        if len(rows):
-            d = distance_fn(gallery.subset(cols), probes.subset(rows))  # (p, g)
-            hits = topk_hits(d, probe_subjects[rows], gallery_subjects[cols], ks)
-        out[int(v)] = {k: np.concatenate([h, np.zeros(misses)]) for k, h in hits.items()}
-    return out
+    """The top-k hits of :func:`same_view_scores`: ``{view: {k: hits (n,)}}``."""
+    scores = same_view_scores(distance_fn, gallery, probes, gallery_subjects, probe_subjects, views, ks,
+                              unusable=unusable)
+    return {v: s.hits for v, s in scores.items()}
 
 
 def _miss_count(unusable: tuple[np.ndarray, np.ndarray] | None, gallery_subjects: np.ndarray, view: int) -> int:
@@ -265,9 +350,10 @@ def evaluate_recognizer(
     Returns
     -------
     rows : list of Row
-        Same-view ``accuracy`` / ``success_rate`` per view and condition, ``view = -1`` pooled over views, and
-        ``condition = "all"``, ``view = -1`` pooled over every probe (the rows the regression gate judges),
-        plus ``cross_view_accuracy`` rows when ``cross_view``.
+        Same-view ``accuracy`` / ``success_rate`` per k, ``eer`` and ``rank`` (with their ``chance``) per view
+        and condition, ``view = -1`` pooled over views, and ``condition = "all"``, ``view = -1`` pooled over
+        every probe (the rows the regression gate judges), plus ``cross_view_accuracy`` rows when
+        ``cross_view``.
     matrices : list of dict
         The cross-view matrices as tidy records with :data:`MATRIX_COLUMNS` (empty without ``cross_view``).
     """
@@ -283,7 +369,7 @@ def evaluate_recognizer(
     gallery_subjects, gallery_views = sets.gallery.subjects, sets.gallery.views
     rows: list[Row] = []
     records: list[dict[str, Any]] = []
-    everything: list[dict[int, np.ndarray]] = []  # each condition's pooled hits, for the row over all probes
+    everything: list[ProbeScores] = []  # each condition's pooled scores, for the rows over all probes
     for condition, probe_data in sets.probes.items():
         # Every probe blank: nothing to embed (recognizers need at least one sequence).
         probes = shard.embed(rec, probe_data) if len(probe_data) else Embedding(np.zeros(0), np.zeros(0, np.int64))
@@ -291,14 +377,14 @@ def evaluate_recognizer(
         unusable = (np.asarray([s for s, _, _ in labels], dtype=str), np.asarray([v for *_, v in labels], np.int64))
         base: dict[str, Any] = {"method": method, "parameters": parameters, "evaluator": evaluator,
                                 "condition": condition}
-        per_view = same_view_hits(
+        per_view = same_view_scores(
             compare, gallery, probes, gallery_subjects, probe_data.subjects, views, ks, unusable=unusable
         )
-        for v, hits in per_view.items():
-            rows += _rate_rows(hits, view=v, base=base)
+        for v, scores in per_view.items():
+            rows += _same_view_rows(scores, view=v, base=base)
         if per_view:
-            pooled = {k: np.concatenate([h[k] for h in per_view.values()]) for k in ks}
-            rows += _rate_rows(pooled, view=-1, base=base)
+            pooled = ProbeScores.concat(list(per_view.values()))
+            rows += _same_view_rows(pooled, view=-1, base=base)
             everything.append(pooled)
         if not cross_view:
             continue
@@ -329,15 +415,16 @@ def evaluate_recognizer(
                         n=len(probes) + len(labels), **base)
                 )
     if everything:
-        pooled = {k: np.concatenate([h[k] for h in everything]) for k in ks}
-        rows += _rate_rows(pooled, view=-1, base={"method": method, "parameters": parameters, "evaluator": evaluator,
-                                                  "condition": ALL_CONDITIONS})
+        rows += _same_view_rows(ProbeScores.concat(everything), view=-1,
+                           base={"method": method, "parameters": parameters, "evaluator": evaluator,
+                                 "condition": ALL_CONDITIONS})
     return rows, records
 
 
 def format_tables(frame: pd.DataFrame, ks: Sequence[int] = (1, 3)) -> str:
     """Per-view tables (views as columns, one row per evaluator x condition) of same-view top-k accuracy and,
-    when present, the cross-view means; values in percent."""
+    when present, the cross-view means, then per method the success rates, EER and rank over all views, each
+    beside its chance level; values in percent."""
     parts = []
     for method in sorted(set(frame["method"])):
         for metric, title in (
@@ -350,4 +437,31 @@ def format_tables(frame: pd.DataFrame, ks: Sequence[int] = (1, 3)) -> str:
                     continue
                 table = per_view_table(sel)
                 parts.append(f"{title} top-{k} accuracy (%), probes: {method}\n{table.to_string()}")
+        privacy = _privacy_table(frame[frame["method"] == method], ks)
+        if privacy is not None:
+            parts.append(
+                "same-view success rate, EER and rank over all views (%, [chance]; higher = more private), "
+                f"probes: {method}\n{privacy.to_string()}"
+            )
     return "\n\n".join(parts)
+
+
+def _privacy_table(frame: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame | None:
+    """One row per evaluator x condition, columns ``success top-k``, ``EER``, ``rank``: ``"value [chance]"`` of the
+    ``view = -1`` rows, in percent (no bracket where the table has no chance column, e.g. an older file)."""
+    columns = [(f"success top-{k}", "success_rate", k) for k in ks] + [("EER", "eer", 0), ("rank", "rank", 0)]
+    pooled = frame[frame["view"] == -1]
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for name, metric, k in columns:
+        sel = pooled[(pooled["metric"] == metric) & (pooled["k"] == k)]
+        for row in sel.to_dict("records"):
+            text = f"{100 * row['value']:.1f}"
+            chance = row.get("chance", math.nan)
+            if chance is not None and not pd.isna(chance):
+                text += f" [{100 * chance:.1f}]"
+            cells.setdefault((row["evaluator"], row["condition"]), {})[name] = text
+    if not cells:
+        return None
+    index = pd.MultiIndex.from_tuples(sorted(cells), names=["evaluator", "condition"])
+    present = [name for name, *_ in columns if any(name in c for c in cells.values())]
+    return pd.DataFrame([[cells[i].get(c, "-") for c in present] for i in index], index=index, columns=present)

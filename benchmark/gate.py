@@ -108,6 +108,8 @@ METRICS: dict[str, MetricRule] = {
     "success_rate": MetricRule(+1, 0.05, "share of probes not identified, in [0, 1]", "rate"),
     "accuracy": MetricRule(-1, 0.05, "share of probes identified (an anonymizer wants it low), in [0, 1]", "rate"),
     "cross_view_accuracy": MetricRule(-1, 0.05, "cross-view identification share, in [0, 1]", "rate"),
+    "eer": MetricRule(+1, 0.05, "verification equal error rate (0.5 = chance), in [0, 1]"),
+    "rank": MetricRule(+1, 0.05, "mean normalised rank of the true subject (0.5 = chance), in [0, 1]"),
     "frame_score": MetricRule(+1, 0.05, "frame naturalness score, in [0, 1]"),
     "video_score": MetricRule(+1, 0.05, "video naturalness score, in [0, 1]"),
     "mos": MetricRule(+1, 0.2, "mean opinion score, 1-5", bounds=(1.0, 5.0)),

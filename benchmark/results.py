@@ -14,7 +14,12 @@ value        the figure
 n            how many items (probes, sequences, ratings) it rests on
 ci_low       lower end of its 95% interval (empty when none)
 ci_high      upper end
+chance       the value a recognizer that knows nothing gets (identification rows; optional, see below)
 ===========  ====================================================================================
+
+``chance`` is optional (:data:`OPTIONAL_COLUMNS`): written only when some row holds one, and a file without it
+(older runs, score or survey tables) reads with it empty. It is not part of a row's identity, and the regression
+gate neither reads nor keeps it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ ALL_CONDITIONS = "all"
 COLUMNS: tuple[str, ...] = (
     "method", "parameters", "evaluator", "condition", "view", "metric", "k", "value", "n", "ci_low", "ci_high",
 )
+#: columns after :data:`COLUMNS` that a table may lack (read as NaN)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("chance",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +61,8 @@ class Row:
     parameters: str = ""
     ci_low: float = math.nan
     ci_high: float = math.nan
+    #: None, not NaN, where there is none: a row's fields go into JSON (stage rows, golden files), which has no NaN
+    chance: float | None = None
 
 
 def format_parameters(params: Mapping[str, object]) -> str:
@@ -65,17 +74,21 @@ def format_parameters(params: Mapping[str, object]) -> str:
 
 
 def to_frame(rows: Iterable[Row]) -> pd.DataFrame:
-    frame = pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=list(COLUMNS))
-    return frame.astype({"view": "int64", "k": "int64", "n": "int64", "value": "float64"})
+    frame = pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=[*COLUMNS, *OPTIONAL_COLUMNS])
+    return frame.astype({"view": "int64", "k": "int64", "n": "int64", "value": "float64", "chance": "float64"})
 
 
 def write_csv(rows: Iterable[Row] | pd.DataFrame, path: str | Path) -> pd.DataFrame:
-    """Write the tidy table atomically (rows sorted for stable diffs); returns what was written."""
+    """Write the tidy table atomically (rows sorted for stable diffs); returns what was written.
+
+    An optional column is written when some row holds a value in it: tables without chance levels keep their
+    old form."""
     frame = rows if isinstance(rows, pd.DataFrame) else to_frame(rows)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"results table lacks columns {missing}")
-    frame = frame[list(COLUMNS)].sort_values(
+    optional = [c for c in OPTIONAL_COLUMNS if c in frame.columns and frame[c].notna().any()]
+    frame = frame[[*COLUMNS, *optional]].sort_values(
         ["method", "parameters", "evaluator", "metric", "k", "condition", "view"], kind="stable"
     )
     with atomic_path(path, suffix=".csv") as tmp:
@@ -87,11 +100,14 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"results file {path} does not exist")
-    frame = pd.read_csv(path, dtype={"parameters": str}, keep_default_na=False, na_values={"ci_low": [""],
-                                                                                         "ci_high": [""]})
+    frame = pd.read_csv(path, dtype={"parameters": str}, keep_default_na=False,
+                        na_values={"ci_low": [""], "ci_high": [""], "chance": [""]})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} is not a gaitbench results table: columns {missing} are missing")
+    for column in OPTIONAL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = math.nan
     return frame
 
 
@@ -117,14 +133,14 @@ def read_results(run_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[P
     frames = []
     for path in paths:
         try:
-            frame = read_csv(path)[list(COLUMNS)]
+            frame = read_csv(path)[[*COLUMNS, *OPTIONAL_COLUMNS]]
         except pd.errors.EmptyDataError:
             raise ValueError(f"{path} is empty: not a gaitbench results table") from None
-        for column in ("view", "k", "n", "value", "ci_low", "ci_high"):
+        for column in ("view", "k", "n", "value", "ci_low", "ci_high", *OPTIONAL_COLUMNS):
             values = pd.to_numeric(frame[column], errors="coerce")
             empty = frame[column].isna() | frame[column].astype(str).str.strip().str.lower().isin(["", "nan"])
             # value and the interval may be empty (no estimate, e.g. n = 0); view, k and n may not
-            bad = values.isna() & ~empty if column in ("value", "ci_low", "ci_high") else values.isna()
+            bad = values.isna() & ~empty if column not in ("view", "k", "n") else values.isna()
             if bad.any():
                 row = int(bad.to_numpy().nonzero()[0][0])
                 raise ValueError(
@@ -149,7 +165,7 @@ def read_results(run_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[P
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.astype({"view": "int64", "k": "int64", "n": "int64", "value": "float64",
-                          "ci_low": "float64", "ci_high": "float64"})
+                          "ci_low": "float64", "ci_high": "float64", "chance": "float64"})
     for column in ("method", "parameters", "evaluator", "condition", "metric"):
         frame[column] = frame[column].astype(str)
     return frame, paths

@@ -14,8 +14,9 @@ import pytest
 from benchmark.cli import main
 from benchmark.evaluate import EvalSets, check_recognizer_data, evaluate_recognizer, format_tables
 from benchmark.results import to_frame
+from benchmark.retrieval import eer_interval
 from benchmark.sequences import InputSpec, Sequences
-from benchmark.stats import wilson_interval
+from benchmark.stats import t_interval, wilson_interval
 
 if TYPE_CHECKING:
     from conftest import Pixels, SmallProtocol
@@ -52,7 +53,7 @@ def test_rows_of_a_hand_made_setup(pixels: type[Pixels]) -> None:
     # The row over every probe (one condition here: the same as nm's pooled row), same-view metrics only.
     pooled = everything[everything["condition"] == "all"].set_index(["metric", "k"])
     assert set(pooled["view"]) == {-1} and sorted(pooled.index) == sorted(
-        (m, k) for m in ("accuracy", "success_rate") for k in (1, 2))
+        [(m, k) for m in ("accuracy", "success_rate") for k in (1, 2)] + [("eer", 0), ("rank", 0)])
     assert pooled.loc[("accuracy", 1), "value"] == pytest.approx(5 / 6) and pooled.loc[("accuracy", 1), "n"] == 6
     assert pooled.loc[("success_rate", 2), "value"] == 0.0
     frame = everything[everything["condition"] == "nm"].set_index(["metric", "k", "view"])
@@ -76,11 +77,98 @@ def test_rows_of_a_hand_made_setup(pixels: type[Pixels]) -> None:
     cells = {(r["k"], r["probe_view"], r["gallery_view"]): r["value"] for r in matrix}
     assert cells[(1, 0, 0)] == pytest.approx(2 / 3) and cells[(1, 0, 90)] == pytest.approx(1 / 3)
     assert cells[(1, 90, 90)] == 1.0 and cells[(1, 90, 0)] == pytest.approx(1 / 3)
-    # (accuracy, success) x (0, 90, all views) x k + cross-view (0, 90, all) x k + (accuracy, success) x k over all
-    assert len(rows) == 2 * (3 * 2) + 2 * 3 + 2 * 2
+    # ((accuracy, success) x k + eer + rank) x (0, 90, all views) + cross-view (0, 90, all) x k + the same-view
+    # rows over all probes
+    assert len(rows) == (2 * 2 + 2) * 3 + 2 * 3 + (2 * 2 + 2)
 
     text = format_tables(to_frame(rows), ks=(1,))
     assert "same-view top-1 accuracy (%), probes: m" in text and "66.7" in text and "83.3" in text
+    # Over all views (below): success top-1 1/6 against chance 2/3, EER 1/12 and rank 1/12 against 1/2.
+    assert "same-view success rate, EER and rank over all views (%, [chance]" in text
+    line = next(x for x in text.splitlines() if x.split()[:2] == ["pixels", "all"] and "[" in x)
+    assert line.split()[2:] == ["16.7", "[66.7]", "8.3", "[50.0]", "8.3", "[50.0]"]
+
+
+def test_eer_rank_and_chance_of_a_hand_made_setup(pixels: type[Pixels]) -> None:
+    # Distances to the gallery subjects (a, b, c), by hand from hand_made() (up to the common factor 8):
+    #   view 0:  probe a 0.02: (0.02, 0.18, 0.28)  rank 0
+    #            probe b 0.27: (0.27, 0.07, 0.03)  rank 1/2 (c nearer)
+    #            probe c 0.31: (0.31, 0.11, 0.01)  rank 0
+    #     genuine 0.02, 0.07, 0.01; impostors 0.18, 0.28, 0.27, 0.03, 0.31, 0.11. Operating points:
+    #     t = 0.02: FAR 0, FRR 1/3; t = 0.03: FAR 1/6, FRR 1/3; t = 0.07: FAR 1/6, FRR 0 -> crossing half way,
+    #     EER = 1/6.  Rank 1/6.
+    #   view 90: genuine 0.02, 0.01, 0.02, every impostor >= 0.18: EER 0, rank 0.
+    #   over both views: genuine (5 at <= 0.02, 0.07), impostors 0.03 then >= 0.11 of 12: at t = 0.03 FAR 1/12,
+    #     FRR 1/6; at t = 0.07 FAR 1/12, FRR 0 -> EER 1/12.  Rank 0.5 / 6 = 1/12.
+    rec = pixels().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
+    rows, _ = evaluate_recognizer(rec, hand_made(), ks=(1, 2), cross_view=False)
+    frame = to_frame(rows).set_index(["condition", "metric", "k", "view"])
+    for condition in ("nm", "all"):
+        for view, eer, rank in ((0, 1 / 6, 1 / 6), (90, 0.0, 0.0), (-1, 1 / 12, 1 / 12)):
+            if condition == "all" and view != -1:
+                continue
+            got = frame.loc[(condition, "eer", 0, view)]
+            assert got["value"] == pytest.approx(eer, abs=1e-12) and got["n"] == (6 if view == -1 else 3)
+            assert got["chance"] == 0.5
+            got = frame.loc[(condition, "rank", 0, view)]
+            assert got["value"] == pytest.approx(rank, abs=1e-12) and got["chance"] == 0.5
+            # S = 3 at both views: chance success rate 1 - 1/3 at k = 1, 1 - 2/3 at k = 2; accuracy 1/3, 2/3.
+            for k in (1, 2):
+                assert frame.loc[(condition, "success_rate", k, view), "chance"] == pytest.approx(1 - k / 3)
+                assert frame.loc[(condition, "accuracy", k, view), "chance"] == pytest.approx(k / 3)
+    # The intervals: the bootstrap over these three probes (only the order of the distances matters), and the
+    # Student-t interval of the ranks (0, 1/2, 0) clipped to [0, 1].
+    eer = frame.loc[("nm", "eer", 0, 0)]
+    want = eer_interval(np.array([0.02, 0.07, 0.01]), np.array([[0.18, 0.28], [0.27, 0.03], [0.31, 0.11]]))
+    assert (eer["ci_low"], eer["ci_high"]) == pytest.approx(want, abs=1e-12) and want[0] < want[1]
+    rank = frame.loc[("nm", "rank", 0, 0)]
+    assert (rank["ci_low"], rank["ci_high"]) == pytest.approx(t_interval([0.0, 0.5, 0.0], bounds=(0.0, 1.0)))
+
+
+def test_unusable_probes_count_as_chance_in_eer_and_rank(pixels: type[Pixels]) -> None:
+    # Gallery at view 0: a 0.0, b 0.2, c 0.4, d 0.6 (S = 4); probes a 0.02, b 0.33, c 0.41, and d unusable.
+    #   a: (0.02 | 0.18, 0.38, 0.58) rank 0;  b: (0.13 | 0.33, 0.07, 0.27) rank 1/3 (c nearer);
+    #   c: (0.01 | 0.41, 0.21, 0.19) rank 0;  d: +inf from everyone, rank 1/2 (chance).
+    #   Rank (0 + 1/3 + 0 + 1/2) / 4 = 5/24.
+    #   EER: 4 genuine, 12 impostor pairs. t = 0.02: FAR 0, FRR 2/4; t = 0.07: FAR 1/12; t = 0.13: FRR 1/4;
+    #   t = 0.18: FAR 2/12; t = 0.19: FAR 3/12 = FRR 1/4 (d's genuine is never accepted below +inf): EER 1/4.
+    #   Success rate (the blank d a miss): top-1 2/4, chance 1 - 1/4.
+    gallery = flat([("a", "nm-01", 0, 0.0), ("b", "nm-01", 0, 0.2), ("c", "nm-01", 0, 0.4), ("d", "nm-01", 0, 0.6)])
+    probes = flat([("a", "nm-05", 0, 0.02), ("b", "nm-05", 0, 0.33), ("c", "nm-05", 0, 0.41)])
+    sets = EvalSets(gallery, {"nm": probes}, ("a", "b", "c", "d"), {"nm": (("d", "nm-05", 0),)})
+    rec = pixels().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
+    rows, _ = evaluate_recognizer(rec, sets, ks=(1,), cross_view=False)
+    frame = to_frame(rows).set_index(["condition", "metric", "k", "view"])
+    for view in (0, -1):
+        assert frame.loc[("nm", "rank", 0, view), "value"] == pytest.approx(5 / 24, abs=1e-12)
+        assert frame.loc[("nm", "eer", 0, view), "value"] == pytest.approx(1 / 4, abs=1e-12)
+        assert frame.loc[("nm", "success_rate", 1, view), "value"] == pytest.approx(0.5)
+        assert frame.loc[("nm", "success_rate", 1, view), "chance"] == pytest.approx(0.75)
+        assert frame.loc[("nm", "eer", 0, view), "n"] == frame.loc[("nm", "rank", 0, view), "n"] == 4
+    # Only unusable probes: chance in both.
+    sets = EvalSets(gallery, {"cl": flat([])}, ("a", "b", "c", "d"), {"cl": (("a", "cl-01", 0), ("b", "cl-01", 0))})
+    frame = to_frame(evaluate_recognizer(rec, sets, ks=(1,), cross_view=False)[0]).set_index(
+        ["condition", "metric", "k", "view"])
+    assert frame.loc[("cl", "eer", 0, -1), "value"] == 0.5 and frame.loc[("cl", "rank", 0, -1), "value"] == 0.5
+    assert frame.loc[("cl", "rank", 0, -1), "n"] == 2
+
+
+def test_eer_and_rank_rows_wherever_success_rate_rows_are(pixels: type[Pixels]) -> None:
+    # Two conditions, one with an unusable probe at view 90 and a probe of a subject without gallery (left out).
+    sets = hand_made()
+    bg = flat([("a", "bg-01", 0, 0.05), ("c", "bg-01", 0, 0.2), ("z", "bg-01", 90, 0.6)])
+    sets = EvalSets(sets.gallery, {"nm": sets.probes["nm"], "bg": bg}, ("a", "b", "c", "z"),
+                    {"bg": (("b", "bg-01", 90),)})
+    rec = pixels().fit(flat([("x", "nm-01", 0, 0.1), ("y", "nm-01", 0, 0.4)]))
+    frame = to_frame(evaluate_recognizer(rec, sets, ks=(1, 3))[0])
+    cells = {}
+    for metric in ("success_rate", "eer", "rank"):
+        sel = frame[frame["metric"] == metric]
+        cells[metric] = {(c, v): n for c, v, n in zip(sel["condition"], sel["view"], sel["n"], strict=True)}
+    assert cells["success_rate"] == cells["eer"] == cells["rank"]
+    assert cells["eer"] == {("nm", 0): 3, ("nm", 90): 3, ("nm", -1): 6, ("bg", 0): 2, ("bg", 90): 1,
+                            ("bg", -1): 3, ("all", -1): 9}
+    assert frame.loc[frame["metric"].isin(["eer", "rank"]), "value"].between(0, 1).all()
 
 
 def test_same_view_leaves_out_probes_without_gallery_at_their_view(pixels: type[Pixels]) -> None:

@@ -229,8 +229,10 @@ def test_a_config_number_is_refused_naming_it_or_meets_the_rules(where: tuple[st
         config = load_toml(RunConfig, path)
         tables = dict(getattr(config, table))
         tables[name] = {**tables[name], field: value}  # as TOML would give it (nan, inf and -inf included)
+        # pictures name variants by label, and a seed set in a method's table joins its label: draw none here
+        pictures = dataclasses.replace(config.pictures, rows=(), sweep="")
         try:
-            resolved = resolve(dataclasses.replace(config, **{table: tables}), source=path)
+            resolved = resolve(dataclasses.replace(config, pictures=pictures, **{table: tables}), source=path)
         except ConfigError as exc:
             assert f"{table}.{name}" in str(exc) and field in str(exc), str(exc)
             return

@@ -162,7 +162,8 @@ def test_results_table_has_every_method_evaluator_metric_and_view(baseline: tupl
     expected = {
         ("zheng2011", "accuracy", 1), ("zheng2011", "accuracy", 2), ("zheng2011", "success_rate", 1),
         ("zheng2011", "success_rate", 2), ("frame-hog", "frame_score", 0), ("video-synth", "video_score", 0),
-        ("silhouettes", "temporal_change_ratio", 0), ("zheng2011", "frechet", 0),
+        ("silhouettes", "temporal_change_ratio", 0), ("zheng2011", "frechet", 0), ("zheng2011", "eer", 0),
+        ("zheng2011", "rank", 0),
     }
     grid = {(c, v) for c in ("nm", "bg") for v in (0, 90, -1)}
     unusable = {s.name.split()[1]: s.report["unusable_probes"] for s in result.stages

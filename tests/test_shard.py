@@ -115,10 +115,10 @@ def test_two_gloo_processes_give_the_one_process_tables(
         assert (tmp_path / f"two{suffix}").read_bytes() == (tmp_path / f"one{suffix}").read_bytes()
     assert json.loads((tmp_path / "two.run.json").read_text())["processes"] == 2
     one = pd.read_csv(tmp_path / "one.csv")
-    # Per recognizer: (accuracy, success) x k x (2 views + all) x 3 conditions, cross-view k x 3 x 3, and
-    # (accuracy, success) x k over every probe.
+    # Per recognizer: ((accuracy, success) x k + eer + rank) x (2 views + all) x 3 conditions, cross-view k x 3 x 3,
+    # and the same four kinds over every probe.
     assert set(one["evaluator"]) == {"zheng2011", "geinet"}
-    assert len(one) == 2 * (2 * 2 * 3 * 3 + 2 * 3 * 3 + 2 * 2)
+    assert len(one) == 2 * ((2 * 2 + 2) * 3 * 3 + 2 * 3 * 3 + (2 * 2 + 2))
 
     # The library call: both ranks return the full, identical result; the work was split between them.
     ranks = []

@@ -96,6 +96,9 @@ class STGANConfig:
     #: carry the original's holes (arm-body gaps) into the output, moved with the contour (ours; the contour form
     #: has none, so a decoded silhouette loses them and a recognizer notices)
     keep_holes: bool = False
+    #: a control: when anonymizing, the original is its own noise (``Y_hat = G(Y, Y)``), so what changes the
+    #: success rate is G's reconstruction alone
+    noise_off: bool = False
     # G, DS, DT
     channels: tuple[int, ...] = (16, 32, 64)
     harmonics: int = 48
@@ -479,7 +482,10 @@ class STGAN(ContourAnonymizer):
         self.generator: Generator | None = None
 
     def parameters(self) -> str:
-        return format_parameters({"alpha": f"{self.config.alpha:g}"})
+        params = {"alpha": f"{self.config.alpha:g}"}
+        if self.config.noise_off:
+            params["noise"] = "off"
+        return format_parameters(params)
 
     def build_generator(self) -> Generator:
         c = self.config
@@ -502,6 +508,8 @@ class STGAN(ContourAnonymizer):
     def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         assert self.gn is not None
         c = self.config
+        if c.noise_off:
+            return shapes
         k = max(1, c.gn_match)
         z = torch.from_numpy(rng.standard_normal((k, c.latent)).astype(np.float32))
         valid = np.abs(shapes).sum((1, 2)) > 0  # frames with a contour (the others are zeros)

@@ -495,3 +495,18 @@ def test_gn_quality_by_hand() -> None:
     # nearest real contour: |x| differs by at least 0 (real 0 has x = 0), y by |0.5 t - t| averaged = 0.125
     assert q["nearest_real"] == pytest.approx(0.5 * np.abs(np.linspace(-0.25, 0.25, POINTS)
                                                            - np.linspace(-0.5, 0.5, POINTS)).mean(), rel=1e-4)
+
+
+def test_noise_off_is_g_of_the_original_and_named(world: Path, trained: STGAN) -> None:
+    import dataclasses
+
+    off = STGAN(dataclasses.replace(trained.config, noise_off=True))
+    off.generator, off.gn, off.training = trained.generator, trained.gn, trained.training
+    assert off.parameters() == "alpha=0.3;noise=off" and trained.parameters() == "alpha=0.3"
+    seq = _seq(world, "005-nm-01-000")
+    shapes, frame, valid = silhouettes_to_network(seq.silhouettes)
+    np.testing.assert_array_equal(off._noise(seq, shapes, np.random.default_rng(0)), shapes)
+    from baselines.contour_space import network_to_silhouettes
+
+    expected = network_to_silhouettes(trained.generate(shapes, shapes), frame, valid, seq.shape)
+    np.testing.assert_array_equal(off.anonymize(seq, seed=4).silhouettes, expected)

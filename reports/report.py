@@ -2,7 +2,7 @@
 
 :func:`build_report` reads ``RUN_DIR`` (:mod:`reports.run_dir`) and writes, into ``RUN_DIR/report`` by default::
 
-    index.html          the self-contained page: summary, figures, tables, pictures, models, run record
+    index.html          the self-contained page: summary, the trade-off, figures, tables, pictures, models, run record
     tables.md           every table in Markdown
     tables/NAME.md      each table in Markdown, CSV and LaTeX (booktabs); rates in percent
     tables/NAME.csv
@@ -34,7 +34,7 @@ from reports import figures, tables
 from reports.html import Image, Section, esc, page, value_html
 from reports.run_dir import IMAGE_TYPES, PICTURES, RunData, load_run
 from reports.summary import summarize
-from reports.tables import FRAME, SHOWN, SUCCESS, VIDEO, Table
+from reports.tables import EER, FRAME, SHOWN, SUCCESS, VIDEO, Table
 
 FORMATS = ("png", "pdf")
 MARKER = "report.json"
@@ -112,6 +112,52 @@ class _Writer:
         return Image(png, "image/png", caption, tuple(files))
 
 
+def _front_text(run: RunData, naturalness: str, scorer: str, metric: str, k: int) -> str:
+    """``"against zheng2011: a, b"``: the Pareto front of one panel of the trade-off figure."""
+    what = f"top-{k} success rate" if metric == SUCCESS else tables.METRIC_NAMES[metric]
+    parts = []
+    for evaluator in tables.evaluators(run.frame, metric):
+        try:
+            data = tables.tradeoff(run.frame, naturalness=naturalness, scorer=scorer, evaluator=evaluator,
+                                   metric=metric, k=k)
+        except ValueError:
+            continue
+        parts.append(f"{what} against {evaluator}: {', '.join(data.front) if data.front else 'none'}")
+    return "; ".join(parts)
+
+
+def _tradeoff_section(run: RunData, w: _Writer) -> Section:
+    frame = run.frame
+    items: list[Table | Image] = []
+    missing: list[str] = []
+    scorers = [(m, e) for m in (FRAME, VIDEO) for e in tables.evaluators(frame, m)]
+    has_success = 1 in {k for e in tables.evaluators(frame, SUCCESS) for k in tables.ks(frame, SUCCESS, e)}
+    if not scorers:
+        missing.append(f"No naturalness scores in this run (no {FRAME} or {VIDEO} rows): no trade-off to draw.")
+    if not has_success:
+        missing.append("No top-1 success rates in this run: no trade-off to draw.")
+    for metric, scorer in scorers if has_success else []:
+        try:
+            fig = figures.tradeoff_figure(frame, metric, scorer, run.label(scorer))
+        except ValueError as error:
+            missing.append(f"No trade-off for {scorer}: {error}.")
+            continue
+        fronts = [_front_text(run, metric, scorer, SUCCESS, 1), _front_text(run, metric, scorer, EER, 0)]
+        items.append(w.figure(fig, f"tradeoff-{metric.replace('_', '-')}-{scorer}", (
+            f"Privacy against naturalness ({tables.METRIC_NAMES[metric]} by {run.label(scorer)}), each over all "
+            "views and probe conditions, with 95% intervals in both directions. On the Pareto front (no other "
+            f"anonymizer both at least as natural and at least as private): {'; '.join(f for f in fronts if f)}. "
+            "Identity (the clean data, grey star) is drawn for reference and is not part of the front; the front is "
+            "that of the point estimates, so points whose intervals overlap are not told apart by this run.")))
+    items += [w.table(t) for t in tables.privacy_tables(frame, run.labels)]
+    return Section("tradeoff", "The trade-off at a glance: privacy against naturalness", paragraphs=(
+        "Each point is one anonymizer variant: how natural its output looks (x) against how often a recognizer "
+        "fails to identify its probes (y, top-1 success rate; below it the EER where the run has it), over all "
+        "views and probe conditions; up and to the right is better. Variants of one method that differ in one "
+        "parameter (e.g. stgan's alpha) are one line, ordered by that parameter and annotated with it.",
+    ), items=tuple(items), missing=tuple(missing))
+
+
 def _success_section(run: RunData, w: _Writer) -> Section:
     frame = run.frame
     items: list[Table | Image] = []
@@ -120,13 +166,20 @@ def _success_section(run: RunData, w: _Writer) -> Section:
         items.append(w.figure(figures.success_figure(frame, evaluator, run.label(evaluator)),
                               f"fig11-success-{evaluator}",
                               f"Fig. 11: success rate per view against {run.label(evaluator)}, methods side by side "
-                              "(probe conditions pooled, weighted by n)"))
-    for table in tables.success_tables(frame, run.labels):
+                              "(probe conditions pooled, weighted by n); error bars: 95% intervals"))
+        if len(tables.by_view(frame, metric=SUCCESS, evaluator=evaluator, k=1).columns) > 3:  # >= 3 views + all
+            items.append(w.figure(figures.polar_figure(frame, evaluator, run.label(evaluator)),
+                                  f"fig11-polar-{evaluator}",
+                                  f"Fig. 11 by angle: top-1 success rate per view against {run.label(evaluator)}; "
+                                  "the angle is the view, the radius the rate (dashed: clean probes)"))
+    for table in [*tables.success_tables(frame, run.labels), *tables.identification_tables(frame, run.labels)]:
         (items if _pooled(table, frame) else details).append(w.table(table))
     missing = () if items else ("No success rates in this run (no success_rate rows).",)
-    return Section("success", "Success rate (Fig. 11)", paragraphs=(
+    return Section("success", "Success rate, EER and rank (Fig. 11)", paragraphs=(
         "Success rate: the share of anonymized probes a recognizer does not identify (top-1, top-3), same-view "
-        "identification. identity = clean probes (1 - the recognizer's clean accuracy). Higher is more private.",
+        "identification. identity = clean probes (1 - the recognizer's clean accuracy). EER: the recognizer's "
+        "verification equal error rate; rank: the mean normalised rank of the true subject (0 = always first). "
+        "Higher is more private for all three; EER and rank are 50% at chance (docs/metrics.md).",
     ), items=tuple(items), details=tuple(details), details_title="per probe condition (nm, bg, cl)", missing=missing)
 
 
@@ -296,8 +349,8 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         summary = summarize(run.frame, run.labels)
         pictures, copied = _pictures_section(run, built)
         models, models_md = _models_section(run)
-        sections = [_success_section(run, w), _naturalness_section(run, w), _mos_section(run, w),
-                    _alpha_section(run, w), pictures, models, _record_section(run)]
+        sections = [_tradeoff_section(run, w), _success_section(run, w), _naturalness_section(run, w),
+                    _mos_section(run, w), _alpha_section(run, w), pictures, models, _record_section(run)]
         missing = [m for s in sections for m in s.missing]
         title = f"gaitbench report: {run.root.resolve().name}"
         git = run.record.get("git")

@@ -25,9 +25,15 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from benchmark.stats import wilson_interval
 from reports.run_dir import evaluator_label
 
 SUCCESS = "success_rate"
+ACCURACY = "accuracy"
+EER = "eer"
+RANK = "rank"
+#: rates over probes (a count of probes over n): pooled rows of them get the Wilson interval of the pooled count
+RATES = (SUCCESS, ACCURACY)
 FRAME = "frame_score"
 VIDEO = "video_score"
 TEMPORAL = "temporal_change_ratio"
@@ -37,9 +43,10 @@ MOS = "mos"
 MOS_STATS = {"mos": "mean", "mos_q1": "q1", "mos_median": "median", "mos_q3": "q3", "mos_min": "min",
              "mos_max": "max"}
 #: metrics the report shows; anything else in the table is listed as not shown
-SHOWN = (SUCCESS, "accuracy", FRAME, VIDEO, TEMPORAL, FRECHET, *MOS_STATS)
-METRIC_NAMES = {SUCCESS: "success rate", FRAME: "frame score", VIDEO: "video score",
-                TEMPORAL: "temporal change ratio", FRECHET: "Fréchet distance of embeddings", MOS: "MOS"}
+SHOWN = (SUCCESS, ACCURACY, EER, RANK, FRAME, VIDEO, TEMPORAL, FRECHET, *MOS_STATS)
+METRIC_NAMES = {SUCCESS: "success rate", EER: "EER", RANK: "normalised rank", FRAME: "frame score",
+                VIDEO: "video score", TEMPORAL: "temporal change ratio", FRECHET: "Fréchet distance of embeddings",
+                MOS: "MOS"}
 ALL = "all"
 REFERENCE = "identity"
 
@@ -145,8 +152,36 @@ def view_columns(views: Iterable[int]) -> list[str]:
 # pooling
 
 
+def _successes(value: float, n: int) -> float:
+    """``value * n`` of a rate: a whole number of probes, up to the rounding of the CSV (6 digits)."""
+    count = value * n
+    return float(min(max(round(count) if abs(count - round(count)) < 1e-3 else count, 0.0), n))
+
+
+def _pooled_interval(group: pd.DataFrame, n: int) -> tuple[float, float]:
+    """The 95% interval of a pooled cell: its row's own when it rests on one row; the Wilson interval of the pooled
+    count for a rate over probes (:data:`RATES`: the interval evaluate writes for its own pooled rows); else none."""
+    if len(group) == 1:
+        row = group.iloc[0]
+        return float(row.get("ci_low", math.nan)), float(row.get("ci_high", math.nan))
+    if n > 0 and "metric" in group and set(group["metric"]) <= set(RATES):
+        return wilson_interval(sum(_successes(v, c) for v, c in zip(group["value"], group["n"], strict=True)), n)
+    return math.nan, math.nan
+
+
+def _weighted_chance(group: pd.DataFrame) -> float:
+    """The n-weighted mean of the rows' chance levels (the chance of their pooled probes); NaN when one lacks it."""
+    if "chance" not in group:
+        return math.nan
+    chance = group["chance"].to_numpy(dtype=float)
+    n = group["n"].to_numpy(dtype=float)
+    if not len(chance) or np.isnan(chance).any():
+        return math.nan
+    return float((chance * n).sum() / n.sum()) if n.sum() > 0 else float(chance.mean())
+
+
 def pool_conditions(rows: pd.DataFrame, by: Sequence[str] = ("method", "parameters", "view")) -> pd.DataFrame:
-    """n-weighted mean of ``value`` over conditions within each ``by`` group.
+    """n-weighted mean of ``value`` over conditions within each ``by`` group, with its 95% interval.
 
     Parameters
     ----------
@@ -158,9 +193,11 @@ def pool_conditions(rows: pd.DataFrame, by: Sequence[str] = ("method", "paramete
     Returns
     -------
     DataFrame
-        Columns ``by`` + ``value``, ``n`` (summed) and ``conditions`` (the pooled ones, comma-separated).
-        A group with a ``condition = all`` row keeps that row alone. Rows with NaN values are left out; a group
-        whose n add up to 0 gets the plain mean.
+        Columns ``by`` + ``value``, ``n`` (summed), ``conditions`` (the pooled ones, comma-separated), ``ci_low``,
+        ``ci_high`` and ``chance`` (n-weighted). A group with a ``condition = all`` row keeps that row alone. Rows
+        with NaN values are left out; a group whose n add up to 0 gets the plain mean. The interval is the row's own
+        when the group is one row, the Wilson interval of the pooled count for a rate (:data:`RATES`), else NaN:
+        intervals of means, EERs and distances cannot be combined from the rows.
     """
     by = list(by)
     out = []
@@ -172,9 +209,11 @@ def pool_conditions(rows: pd.DataFrame, by: Sequence[str] = ("method", "paramete
             continue
         n = int(group["n"].sum())
         value = float((group["value"] * group["n"]).sum() / n) if n > 0 else float(group["value"].mean())
+        low, high = _pooled_interval(group, n)
         out.append({**dict(zip(by, key, strict=True)), "value": value, "n": n,
-                    "conditions": ",".join(sorted(set(group["condition"])))})
-    return pd.DataFrame(out, columns=[*by, "value", "n", "conditions"])
+                    "conditions": ",".join(sorted(set(group["condition"]))), "ci_low": low, "ci_high": high,
+                    "chance": _weighted_chance(group)})
+    return pd.DataFrame(out, columns=[*by, "value", "n", "conditions", "ci_low", "ci_high", "chance"])
 
 
 def select(frame: pd.DataFrame, *, metric: str, evaluator: str | None = None, k: int | None = None,
@@ -208,6 +247,30 @@ def view_table(frame: pd.DataFrame, *, metric: str, evaluator: str, k: int = 0, 
     n : DataFrame
         What each value rests on (summed over the pooled conditions), same shape.
     """
+    cells = view_cells(frame, metric=metric, evaluator=evaluator, k=k, condition=condition)
+    return cells.value, cells.n
+
+
+@dataclasses.dataclass(frozen=True)
+class Cells:
+    """:func:`view_table`'s values with what goes with them, each a DataFrame of the same shape (variants x views +
+    ``all``): ``value``, ``n``, the 95% interval ``low`` .. ``high`` (NaN where there is none, see
+    :func:`pool_conditions`) and ``chance`` (the value of a recognizer that knows nothing; NaN where not written)."""
+
+    value: pd.DataFrame
+    n: pd.DataFrame
+    low: pd.DataFrame
+    high: pd.DataFrame
+    chance: pd.DataFrame
+
+
+def view_cells(frame: pd.DataFrame, *, metric: str, evaluator: str, k: int = 0, condition: str | None = None
+               ) -> Cells:
+    """:func:`view_table` with the 95% interval and the chance level of every cell.
+
+    A variant without ``view = -1`` rows gets, in ``all``, the n-weighted mean of its views (value and chance) and,
+    for a rate, the Wilson interval of the count over its views; other metrics get no interval there.
+    """
     rows = select(frame, metric=metric, evaluator=evaluator, k=k, condition=condition)
     pooled = pool_conditions(rows)
     order = _variant_order(zip(pooled["method"], pooled["parameters"], strict=True))
@@ -215,13 +278,17 @@ def view_table(frame: pd.DataFrame, *, metric: str, evaluator: str, k: int = 0, 
     columns = view_columns(pooled["view"]) if len(pooled) else []
     if ALL not in columns and len(pooled):
         columns.append(ALL)
-    values = pd.DataFrame(np.nan, index=pd.Index(labels, name="method"), columns=columns)
-    counts = pd.DataFrame(0, index=values.index, columns=columns, dtype="int64")
+    index = pd.Index(labels, name="method")
+    empty = lambda: pd.DataFrame(np.nan, index=index, columns=columns)  # noqa: E731
+    values, low, high, chance = empty(), empty(), empty(), empty()
+    counts = pd.DataFrame(0, index=index, columns=columns, dtype="int64")
     for row in pooled.itertuples(index=False):
         label = variant_label(str(row.method), str(row.parameters))
         column = ALL if row.view == -1 else str(row.view)
         values.loc[label, column] = row.value
         counts.loc[label, column] = row.n
+        low.loc[label, column], high.loc[label, column] = row.ci_low, row.ci_high
+        chance.loc[label, column] = row.chance
     for label in values.index:  # no view -1 rows: the n-weighted mean over the views
         if math.isnan(values.loc[label, ALL]):
             per_view = [c for c in columns if c != ALL and not math.isnan(values.loc[label, c])]
@@ -230,7 +297,14 @@ def view_table(frame: pd.DataFrame, *, metric: str, evaluator: str, k: int = 0, 
             if len(v):
                 values.loc[label, ALL] = float((v * n).sum() / n.sum()) if n.sum() > 0 else float(v.mean())
                 counts.loc[label, ALL] = int(n.sum())
-    return values, counts
+                c = chance.loc[label, per_view].to_numpy(dtype=float)
+                if not np.isnan(c).any():
+                    chance.loc[label, ALL] = float((c * n).sum() / n.sum()) if n.sum() > 0 else float(c.mean())
+                if metric in RATES and n.sum() > 0:
+                    total = int(n.sum())
+                    low.loc[label, ALL], high.loc[label, ALL] = wilson_interval(
+                        min(float(sum(_successes(x, int(m)) for x, m in zip(v, n, strict=True))), total), total)
+    return Cells(values, counts, low, high, chance)
 
 
 def evaluators(frame: pd.DataFrame, metric: str) -> list[str]:
@@ -292,6 +366,70 @@ def success_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table
                     note=f"condition {condition}; {_n_note(counts, 'probes')}",
                 ))
     return tables
+
+
+def identification_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
+    """EER and mean normalised rank (%) per variant and view, per recognizer (docs/metrics.md); conditions pooled,
+    then one table per condition. Higher is more private for both; chance is 50%."""
+    tables = []
+    for metric, what in ((EER, "EER"), (RANK, "Mean normalised rank of the true subject")):
+        for evaluator in evaluators(frame, metric):
+            source = evaluator_label(evaluator, labels)
+            values, counts = view_table(frame, metric=metric, evaluator=evaluator)
+            note = f"{_pool_note(frame, metric, evaluator, 0)}; {_n_note(counts, 'probes')}; chance 50%"
+            if metric == EER and len([c for c in conditions(frame, metric, evaluator) if c != ALL]) > 1:
+                note += ("; per view, the conditions' EERs averaged, weighted by n (the EER of the pooled pairs is "
+                         "not); the all column is the EER over every probe where the results hold it")
+            tables.append(Table(name=f"{metric}-{evaluator}", title=f"{what} (%) against {evaluator}", frame=values,
+                                source=source, scale=100.0, digits=1, note=note))
+            for condition in [c for c in conditions(frame, metric, evaluator) if c != ALL]:
+                values, counts = view_table(frame, metric=metric, evaluator=evaluator, condition=condition)
+                if not values.empty:
+                    tables.append(Table(
+                        name=f"{metric}-{evaluator}-{condition}",
+                        title=f"{what} (%) against {evaluator}, {condition} probes", frame=values, source=source,
+                        scale=100.0, digits=1, note=f"condition {condition}; {_n_note(counts, 'probes')}"))
+    return tables
+
+
+#: the privacy metrics of :func:`privacy_tables`, with their k and column label, in column order
+PRIVACY = ((SUCCESS, 1, "top-1"), (SUCCESS, 3, "top-3"), (EER, 0, "EER"), (RANK, 0, "rank"))
+CHANCE_ROW = "(chance)"
+
+
+def privacy_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
+    """One table per recognizer: every privacy metric over all views and conditions with its 95% interval (%).
+
+    Columns ``top-1``, ``top-1 low``, ``top-1 high``, then the same for ``top-3``, ``EER`` and ``rank`` where the
+    results hold them; the last row, ``(chance)``, holds what a recognizer that knows nothing gets (the ``chance``
+    column; left out where the results hold none). The numbers are the ``all`` column of :func:`view_cells`.
+    """
+    out = []
+    for evaluator in sorted({e for metric, _, _ in PRIVACY for e in evaluators(frame, metric)}):
+        columns: dict[str, pd.Series] = {}
+        chance: dict[str, float] = {}
+        for metric, k, name in PRIVACY:
+            if k not in ks(frame, metric, evaluator):
+                continue
+            cells = view_cells(frame, metric=metric, evaluator=evaluator, k=k)
+            columns[name], columns[f"{name} low"], columns[f"{name} high"] = (
+                cells.value[ALL], cells.low[ALL], cells.high[ALL])
+            chance[name] = float(np.nanmean(cells.chance[ALL])) if cells.chance[ALL].notna().any() else math.nan
+        if not columns:
+            continue
+        table = pd.DataFrame(columns)
+        table.index.name = "method"
+        if any(not math.isnan(c) for c in chance.values()):
+            table.loc[CHANCE_ROW] = [chance.get(c, math.nan) for c in table.columns]
+        shown = [name for metric, k, name in PRIVACY if name in columns]
+        out.append(Table(
+            name=f"privacy-{evaluator}",
+            title=f"Privacy over all views and conditions (%) against {evaluator}: {', '.join(shown)} with 95% "
+                  "intervals", frame=table, source=evaluator_label(evaluator, labels), scale=100.0, digits=1,
+            note="higher is more private; top-k: success rate; rank: mean normalised rank of the true subject; "
+                 "intervals as the results give them (Wilson for rates, bootstrap for EER, Student-t for rank), or "
+                 "the Wilson interval of the pooled count where rates were pooled here"))
+    return out
 
 
 def naturalness_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
@@ -445,8 +583,129 @@ def mos_table(frame: pd.DataFrame, labels: Mapping[str, str]) -> Table | None:
 def all_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
     """Every table of the report, in report order."""
     mos = mos_table(frame, labels)
-    return [*success_tables(frame, labels), *naturalness_tables(frame, labels), *alpha_tables(frame, labels),
-            *([mos] if mos is not None else [])]
+    return [*privacy_tables(frame, labels), *success_tables(frame, labels), *identification_tables(frame, labels),
+            *naturalness_tables(frame, labels), *alpha_tables(frame, labels), *([mos] if mos is not None else [])]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the trade-off: privacy against naturalness
+
+
+def pareto_front(points: object) -> np.ndarray:
+    """Indices of the points that no other point dominates, both coordinates maximised.
+
+    Point ``j`` dominates point ``i`` when ``x_j >= x_i`` and ``y_j >= y_i`` with at least one inequality strict.
+    Equal points do not dominate each other, so duplicates on the front are all kept; a point with a NaN
+    coordinate is neither on the front nor dominates another.
+
+    Parameters
+    ----------
+    points : array_like, shape (N, 2)
+        ``(x, y)`` per point, e.g. (naturalness, success rate).
+
+    Returns
+    -------
+    ndarray of int64, shape (M,)
+        The indices on the front, ascending.
+    """
+    xy = np.asarray(points, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"points must have shape (N, 2), got {xy.shape}")
+    finite = ~np.isnan(xy).any(axis=1)
+    front = []
+    for i in np.flatnonzero(finite):
+        others = xy[finite]
+        dominated = ((others >= xy[i]).all(axis=1) & (others > xy[i]).any(axis=1)).any()
+        if not dominated:
+            front.append(int(i))
+    return np.asarray(front, dtype=np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeOff:
+    """Privacy against naturalness over all views and conditions, one point per variant (identity included).
+
+    Attributes
+    ----------
+    points : DataFrame
+        Index = variant labels (report order). Columns ``method``; ``curve`` (the label of the line the point lies
+        on: variants of one method that differ in one swept number share it, see :func:`sweep_curves`); ``key`` and
+        ``swept`` (the swept parameter and its value; ``""`` and NaN for a lone point); ``x``, ``x_low``,
+        ``x_high`` (naturalness and its 95% interval); ``y``, ``y_low``, ``y_high`` (privacy and its interval);
+        ``front`` (bool: on the Pareto front).
+    chance : float
+        The privacy metric's chance level (mean of the pooled rows' ``chance``; NaN where the results hold none).
+    front : tuple of str
+        The variants on the Pareto front of the anonymizers (identity, the clean data, is not one), by naturalness.
+    """
+
+    points: pd.DataFrame
+    chance: float
+    front: tuple[str, ...]
+
+
+def sweep_curves(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str, float]]:
+    """Which variants form one curve: ``{variant label: (curve label, swept key, swept value)}``.
+
+    Within a method (identity aside), the swept key is the first parameter, other than ``seed``, whose values
+    differ between the method's variants and are all numbers (a method without one has lone points). Variants that
+    agree on every other parameter (seed included) lie on one curve, labelled like ``"stgan (alpha)"`` or
+    ``"stgan (alpha; seed=1)"``; a curve of one variant is a lone point: ``(its label, "", nan)``.
+    """
+    by_method: dict[str, list[str]] = {}
+    for method, parameters in _variant_order(pairs):
+        by_method.setdefault(method, []).append(parameters)
+    out: dict[str, tuple[str, str, float]] = {}
+    for method, all_parameters in by_method.items():
+        params = [parse_parameters(p) for p in all_parameters]
+        keys = list(dict.fromkeys(k for p in params for k in p))
+        swept = [k for k in keys if k != "seed" and len({p.get(k) for p in params}) > 1
+                 and all(_number_or_text(p.get(k, ""))[0] == 0 for p in params)]
+        groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        for i, p in enumerate(params):
+            rest = tuple((k, v) for k, v in p.items() if not swept or k != swept[0])
+            groups.setdefault(rest, []).append(i)
+        for rest, members in groups.items():
+            for i in members:
+                label = variant_label(method, all_parameters[i])
+                if method == REFERENCE or not swept or len(members) < 2:
+                    out[label] = (label, "", math.nan)
+                else:
+                    curve = f"{method} ({'; '.join([swept[0], *(f'{k}={v}' for k, v in rest)])})"
+                    out[label] = (curve, swept[0], float(params[i][swept[0]]))
+    return out
+
+
+def tradeoff(frame: pd.DataFrame, *, naturalness: str, scorer: str, evaluator: str, metric: str = SUCCESS,
+             k: int = 1) -> TradeOff:
+    """The points of the trade-off figure: ``naturalness`` by ``scorer`` (x) against ``metric`` at ``k`` by
+    ``evaluator`` (y), both the ``all`` column of :func:`view_cells` (over all views and conditions).
+
+    Variants scored by only one of the two are left out. Raises ``ValueError`` when no variant has both.
+    """
+    x = view_cells(frame, metric=naturalness, evaluator=scorer)
+    y = view_cells(frame, metric=metric, evaluator=evaluator, k=k)
+    both = [v for v in y.value.index if v in x.value.index
+            and not math.isnan(x.value.loc[v, ALL]) and not math.isnan(y.value.loc[v, ALL])]
+    if not both:
+        raise ValueError(f"no variant has both {naturalness} rows by {scorer!r} and {metric} rows (k = {k}) by "
+                         f"{evaluator!r}")
+    pairs = {variant_label(m, p): (m, p) for m, p in zip(frame["method"], frame["parameters"], strict=True)}
+    curves = sweep_curves(pairs[v] for v in both)
+    points = pd.DataFrame({
+        "method": [pairs[v][0] for v in both],
+        "curve": [curves[v][0] for v in both],
+        "key": [curves[v][1] for v in both],
+        "swept": [curves[v][2] for v in both],
+        "x": x.value.loc[both, ALL], "x_low": x.low.loc[both, ALL], "x_high": x.high.loc[both, ALL],
+        "y": y.value.loc[both, ALL], "y_low": y.low.loc[both, ALL], "y_high": y.high.loc[both, ALL],
+    }, index=pd.Index(both, name="method"))
+    anonymizers = [v for v in both if pairs[v][0] != REFERENCE]
+    on = pareto_front(points.loc[anonymizers, ["x", "y"]].to_numpy()) if anonymizers else np.zeros(0, np.int64)
+    front = sorted((anonymizers[i] for i in on), key=lambda v: (points.loc[v, "x"], -points.loc[v, "y"]))
+    points["front"] = [v in front for v in both]
+    chance = y.chance.loc[both, ALL].dropna()
+    return TradeOff(points, float(chance.mean()) if len(chance) else math.nan, tuple(front))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -103,6 +103,43 @@ def frame_of(rows: list[Row]) -> pd.DataFrame:
     return to_frame(rows)
 
 
+def wilson(successes: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval written out from its textbook form (Wilson 1927; Agresti and Coull 1998, eq. 4),
+    the independent reference for the report's pooled intervals."""
+    p = successes / n
+    centre = p + z**2 / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return ((centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n))
+
+
+def overall(method: str, parameters: str, metric: str, value: float, low: float, high: float, *, k: int = 1,
+            evaluator: str = "rec", chance: float | None = None, n: int = 45) -> Row:
+    """A row over every probe (condition all, view -1) with its interval, as evaluate and the scorers write it."""
+    return Row(method, evaluator, "all", -1, metric, value, n, k=k, parameters=parameters, ci_low=low, ci_high=high,
+               chance=chance)
+
+
+# The trade-off example: (frame score, top-1 success rate) per variant, chance 0.8, with 95% intervals.
+#   Pareto front of the anonymizers, by hand: blur (0.40, 0.75) is the most private (mask ties it on y, less natural);
+#   stgan 0.3 (0.80, 0.70) and stgan 0.2 (0.90, 0.60) trade between; stgan 0.4 (0.60, 0.65) is dominated by stgan
+#   0.3, noise-gait (0.85, 0.55) by stgan 0.2; identity (0.95, 0.30) is no anonymizer and is left out.
+TRADE = {("identity", ""): (0.95, 0.30, 0.20), ("stgan", "alpha=0.2"): (0.90, 0.60, 0.40),
+         ("stgan", "alpha=0.3"): (0.80, 0.70, 0.45), ("stgan", "alpha=0.4"): (0.60, 0.65, 0.48),
+         ("blur", "sigma=8"): (0.40, 0.75, 0.52), ("mask", ""): (0.30, 0.75, 0.50),
+         ("noise-gait", "beta=0.3"): (0.85, 0.55, 0.42)}
+FRONT = ("blur (sigma=8)", "stgan (alpha=0.3)", "stgan (alpha=0.2)")
+
+
+def tradeoff_rows() -> list[Row]:
+    rows = []
+    for (method, parameters), (nat, sr, eer) in TRADE.items():
+        rows += [overall(method, parameters, "frame_score", nat, nat - 0.02, nat + 0.03, k=0, evaluator="frame-x"),
+                 overall(method, parameters, SR, sr, sr - 0.15, sr + 0.10, chance=0.8),
+                 overall(method, parameters, "eer", eer, eer - 0.05, eer + 0.04, k=0, chance=0.5),
+                 overall(method, parameters, "rank", eer - 0.01, eer - 0.06, eer + 0.04, k=0, chance=0.5)]
+    return rows
+
+
 def make_run(root: Path, rows: list[Row], *, extra: dict[str, list[Row]] | None = None,
              record: dict | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
@@ -305,10 +342,13 @@ def test_pdf_has_no_date_and_is_reproducible() -> None:
 def test_summary_names_the_winner_view_and_cost() -> None:
     frame = frame_of([*success_rows(), *frame_rows()])
     lines = summarize(frame, {"rec": "a recognizer"})
+    # the interval over all views: Wilson of 44 of 60 probes (stgan's nm and bg rows pooled) = 61.0% to 82.9%
     assert lines[0] == (
-        "Against rec (a recognizer), stgan (alpha=0.3) anonymizes best: top-1 success rate 73.3% over all views, "
-        "highest at 0° (75.0%), lowest at 90° (70.0%); top-3 36.7%; clean probes (identity): 33.3%."
+        "Against rec (a recognizer), stgan (alpha=0.3) anonymizes best: top-1 success rate 73.3% [95% interval "
+        "61.0% to 82.9%] over all views; no other anonymizer to compare with. stgan (alpha=0.3): highest at 0° "
+        "(75.0%), lowest at 90° (70.0%); top-3 36.7%; clean probes (identity): 33.3%."
     )
+    assert [f"{100 * x:.1f}" for x in wilson(44, 60)] == ["61.0", "82.9"]
     # frame score over all views: stgan nm (3 + 2.5) / 10 = 0.55, bg (10.5 + 2.5) / 20 = 0.65 -> 18.5 / 30;
     # identity 25.5 / 30; change 18.5 / 25.5 - 1 = -27.5%
     assert lines[1] == ("Cost in naturalness of stgan (alpha=0.3): frame score by frame-x 0.6167 against 0.8500 "
@@ -338,8 +378,12 @@ def test_report_html_is_self_contained_escaped_and_summarised(tmp_path: Path) ->
     report = build_report(run, formats=["png"])
     html = report.html.read_text(encoding="utf-8")
     summary = ("Against rec (a &lt;recognizer&gt;), stgan (alpha=0.3) anonymizes best: top-1 success rate 73.3% "
-               "over all views")
+               "[95% interval 61.0% to 82.9%] over all views")
     assert summary in html
+    # the trade-off comes first, right after the summary, and its caption names the Pareto front
+    assert re.findall(r'<section id="([^"]+)"', html)[:3] == ["summary", "tradeoff", "success"]
+    assert ("On the Pareto front (no other anonymizer both at least as natural and at least as private): top-1 "
+            "success rate against rec: stgan (alpha=0.3)." in html)
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     sources = re.findall(r'src="([^"]*)"', html)
     assert sources and all(s.startswith("data:image/") for s in sources)
@@ -348,7 +392,8 @@ def test_report_html_is_self_contained_escaped_and_summarised(tmp_path: Path) ->
     assert "<link" not in html
     # every figure kind present, the picture embedded, the bad picture entry refused and stated
     names = sorted(p.name for p in report.figures)
-    assert names == ["fig11-success-rec.png", "fig12-mos.png", "fig13-frame-score-frame-x.png"]
+    assert names == ["fig11-success-rec.png", "fig12-mos.png", "fig13-frame-score-frame-x.png",
+                     "tradeoff-frame-score-frame-x.png"]
     assert [p.name for p in report.pictures] == ["fig8-090.png"]
     assert "036-nm-05 &lt;b&gt;" in html and "outside pictures/" in html
     assert "No video scores in this run (no video_score rows)." in report.missing
@@ -415,3 +460,168 @@ def test_nan_values_are_shown_as_gaps() -> None:
     table = tables.Table("t", "t", pd.DataFrame({"0": [math.nan, 0.5]}, index=pd.Index(["a", "b"], name="method")),
                          "x", scale=100, digits=1)
     assert "| a | - |" in tables.to_markdown(table) and r"a & -- \\" in tables.to_latex(table)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# intervals, the trade-off, the within-noise summary, titles that fit
+
+
+def test_pooled_rates_get_the_wilson_interval_of_the_pooled_count() -> None:
+    cells = tables.view_cells(frame_of(success_rows()), metric=SR, evaluator="rec", k=1)
+    # stgan view 0: nm 0.9 of 10 + bg 0.7 of 30 = 30 of 40 probes; over all views 44 of 60 (see TOP1)
+    assert (cells.low.loc[STGAN, "0"], cells.high.loc[STGAN, "0"]) == pytest.approx(wilson(30, 40), abs=1e-12)
+    assert (cells.low.loc[STGAN, "all"], cells.high.loc[STGAN, "all"]) == pytest.approx(wilson(44, 60), abs=1e-12)
+    # one row: its own interval as written, not recomputed
+    cells = tables.view_cells(frame_of(tradeoff_rows()), metric=SR, evaluator="rec", k=1)
+    blur = "blur (sigma=8)"
+    assert (cells.low.loc[blur, "all"], cells.high.loc[blur, "all"]) == pytest.approx((0.6, 0.85))
+    assert cells.chance.loc["blur (sigma=8)", "all"] == pytest.approx(0.8)
+    # a mean's interval cannot be pooled from the rows: none
+    frames = tables.view_cells(frame_of(frame_rows()), metric="frame_score", evaluator="frame-x")
+    assert frames.low.isna().all().all() and frames.high.isna().all().all()
+
+
+def test_pareto_front_by_hand_with_ties_and_duplicates() -> None:
+    nan = math.nan
+    points = [(1, 1), (1, 1), (0, 2), (0, 1), (2, 0), (nan, 5), (2, 0), (1, 0.5), (0, 2)]
+    # (0, 1) is dominated by (1, 1) (tie on neither); (1, 0.5) by (1, 1) (tie on x); duplicates do not dominate
+    # each other, so both copies of (1, 1), (2, 0) and (0, 2) stay; the NaN point is left out
+    assert tables.pareto_front(points).tolist() == [0, 1, 2, 4, 6, 8]
+    assert tables.pareto_front([(3, 3), (3, 2), (2, 3)]).tolist() == [0]  # ties on one axis are dominated
+    assert tables.pareto_front(np.zeros((0, 2))).tolist() == []
+    with pytest.raises(ValueError, match=r"shape \(N, 2\), got \(3,\)"):
+        tables.pareto_front([1, 2, 3])
+
+
+def test_sweep_curves_group_a_swept_number() -> None:
+    curves = tables.sweep_curves([("stgan", "alpha=0.4"), ("stgan", "alpha=0.2"), ("stgan", "alpha=0.2;seed=1"),
+                                  ("stgan", "alpha=0.3;seed=1"), ("blur", "sigma=8"), ("identity", ""),
+                                  ("mask", "shape=box"), ("mask", "shape=ellipse")])
+    assert curves["stgan (alpha=0.2)"] == ("stgan (alpha)", "alpha", 0.2)
+    assert curves["stgan (alpha=0.4)"] == ("stgan (alpha)", "alpha", 0.4)
+    assert curves["stgan (alpha=0.2, seed=1)"] == ("stgan (alpha; seed=1)", "alpha", 0.2)
+    assert curves["blur (sigma=8)"][1:] == ("", pytest.approx(math.nan, nan_ok=True))
+    assert curves["mask (shape=box)"][0] == "mask (shape=box)"  # a swept word is no curve
+
+
+def test_tradeoff_points_front_and_chance() -> None:
+    data = tables.tradeoff(frame_of(tradeoff_rows()), naturalness="frame_score", scorer="frame-x", evaluator="rec")
+    assert data.front == FRONT
+    assert data.chance == pytest.approx(0.8)
+    points = data.points
+    assert points.loc["stgan (alpha=0.3)", ["x", "y", "x_low", "y_high"]].tolist() == pytest.approx(
+        [0.80, 0.70, 0.78, 0.80])
+    assert points.loc["identity", "front"] == False  # noqa: E712 (a numpy bool)
+    eer = tables.tradeoff(frame_of(tradeoff_rows()), naturalness="frame_score", scorer="frame-x", evaluator="rec",
+                          metric="eer", k=0)
+    # EER falls as naturalness rises along blur (0.40, 0.52), stgan 0.4 (0.60, 0.48), stgan 0.3 (0.80, 0.45),
+    # noise-gait (0.85, 0.42), stgan 0.2 (0.90, 0.40): all on the front; only mask (0.30, 0.50) is dominated (by blur)
+    assert eer.front == ("blur (sigma=8)", "stgan (alpha=0.4)", "stgan (alpha=0.3)", "noise-gait (beta=0.3)",
+                         "stgan (alpha=0.2)")
+    assert eer.chance == pytest.approx(0.5)
+
+
+def test_tradeoff_figure_draws_points_intervals_front_and_chance() -> None:
+    fig = figures.tradeoff_figure(frame_of(tradeoff_rows()), "frame_score", "frame-x", "frame-x (a detector)")
+    success, eer = fig.axes[:2]
+    assert success.get_title() == "top-1 success rate against rec" and eer.get_title() == "EER against rec"
+    by_gid = {line.get_gid(): line for line in success.lines if line.get_gid()}
+    curve = by_gid["curve:stgan (alpha)"]  # ordered by alpha
+    assert np.asarray(curve.get_xdata()).tolist() == pytest.approx([0.9, 0.8, 0.6])
+    assert np.asarray(curve.get_ydata()).tolist() == pytest.approx([60.0, 70.0, 65.0])
+    front = by_gid["front"]
+    assert np.asarray(front.get_xdata()).tolist() == pytest.approx([0.4, 0.8, 0.9])
+    assert np.asarray(front.get_ydata()).tolist() == pytest.approx([75.0, 70.0, 60.0])
+    assert np.asarray(by_gid["chance"].get_ydata()).tolist() == pytest.approx([80.0, 80.0])
+    # blur's error bars: x 0.38 .. 0.43, y 60 .. 85 (its rows' intervals)
+    (blur,) = [c for c in success.containers if isinstance(c, ErrorbarContainer) and c.get_label() == "blur (sigma=8)"]
+    segments = [np.asarray(seg) for bars in blur.lines[2] for seg in bars.get_segments()]
+    assert sorted(tuple(np.round(seg.ravel(), 9)) for seg in segments) == [
+        pytest.approx((0.38, 75.0, 0.43, 75.0)), pytest.approx((0.4, 60.0, 0.4, 85.0))]
+    annotations = sorted(t.get_text() for t in success.texts)
+    assert annotations == ["alpha=0.2", "alpha=0.3", "alpha=0.4"]
+    assert "Pareto front" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_success_figure_bars_carry_their_intervals() -> None:
+    fig = figures.success_figure(frame_of(success_rows()), "rec")
+    (bars,) = [c for c in fig.axes[0].containers if isinstance(c, BarContainer) and c.get_label() == STGAN]
+    assert bars.errorbar is not None
+    (collection,) = bars.errorbar.lines[2]
+    spans = [np.asarray(seg)[:, 1].tolist() for seg in collection.get_segments()]
+    # view 0: 30 of 40 probes, view 90: 14 of 20 (the pooled counts of TOP1)
+    assert spans == [pytest.approx([100 * x for x in wilson(30, 40)]), pytest.approx([100 * x for x in wilson(14, 20)])]
+
+
+def test_eer_and_rank_tables() -> None:
+    frame = frame_of(tradeoff_rows())
+    found = {t.name: t for t in tables.identification_tables(frame, {})}
+    assert set(found) == {"eer-rec", "rank-rec"}
+    assert found["eer-rec"].frame.loc["blur (sigma=8)", "all"] == pytest.approx(0.52)
+    privacy = tables.to_markdown(tables.privacy_tables(frame, {})[0]).splitlines()
+    assert ("| method | top-1 | top-1 low | top-1 high | EER | EER low | EER high | rank | rank low | rank high |"
+            in privacy)
+    assert "| blur (sigma=8) | 75.0 | 60.0 | 85.0 | 52.0 | 47.0 | 56.0 | 51.0 | 46.0 | 56.0 |" in privacy
+    assert "| (chance) | 80.0 | - | - | 50.0 | - | - | 50.0 | - | - |" in privacy
+    assert "eer" in tables.SHOWN and "rank" in tables.SHOWN
+
+
+def _noise_rows(a: tuple[float, float, float], b: tuple[float, float, float]) -> list[Row]:
+    return [overall("identity", "", SR, 0.30, 0.18, 0.45, chance=0.8), overall("a", "", SR, *a, chance=0.8),
+            overall("b", "", SR, *b, chance=0.8)]
+
+
+def test_summary_says_when_the_lead_is_within_noise() -> None:
+    lines = summarize(frame_of(_noise_rows((0.80, 0.66, 0.89), (0.75, 0.61, 0.86))), {})
+    assert lines[0] == (
+        "Against rec, a anonymizes best: top-1 success rate 80.0% [95% interval 66.0% to 89.0%] over all views "
+        "(chance 80.0%); the runner-up, b, reaches 75.0% [95% interval 61.0% to 86.0%]: the intervals overlap, so "
+        "the lead is within noise. a: clean probes (identity): 30.0%; the best other method, b, reaches 75.0%.")
+    lines = summarize(frame_of(_noise_rows((0.95, 0.90, 0.98), (0.60, 0.45, 0.73))), {})
+    assert ("the runner-up, b, reaches 60.0% [95% interval 45.0% to 73.0%]: the intervals do not overlap, so the "
+            "lead is larger than this run's noise.") in lines[0]
+    # intervals that only touch overlap
+    assert "within noise" in summarize(frame_of(_noise_rows((0.95, 0.73, 0.98), (0.60, 0.45, 0.73))), {})[0]
+
+
+def _long_label() -> str:
+    """A run.json label as long as real ones (the one that ran off the alpha figure's edges), twice over."""
+    return ("GEI -> robust PCA features -> per-view PCA+LDA, SVD view transformation (Zheng et al. 2011); trained on "
+            "3 subjects of the protocol's 'recognizers' group (63 sequences, 2 epochs); WIDE CAPITALS MMMM WWWW ") * 2
+
+
+def test_polar_figure_puts_the_rates_at_the_view_angles() -> None:
+    rows = [*success_rows(), *rates("blur", "", {("nm", 0): (0.5, 10), ("nm", 90): (0.6, 10), ("nm", 180): (0.8, 10)})]
+    fig = figures.polar_figure(frame_of(rows), "rec")
+    lines = {line.get_gid(): line for line in fig.axes[0].lines}
+    blur = lines["rate:blur"]
+    at = blur.get_markevery()
+    assert np.degrees(np.asarray(blur.get_xdata())[at]).tolist() == pytest.approx([0, 90, 180])
+    assert np.asarray(blur.get_ydata())[at].tolist() == pytest.approx([50, 60, 80])
+    # halfway from 0 to 90 degrees, the rate halfway from 50 to 60 (along the arc, not a chord)
+    middle = int(np.argmin(abs(np.degrees(np.asarray(blur.get_xdata())) - 45)))
+    assert np.asarray(blur.get_ydata())[middle] == pytest.approx(55)
+    stgan = lines[f"rate:{STGAN}"]  # no 180° probes: its line ends at 90°
+    assert np.degrees(np.asarray(stgan.get_xdata())[stgan.get_markevery()]).tolist() == pytest.approx([0, 90])
+    assert "chance" not in lines  # the rows hold no chance level
+
+
+@pytest.mark.parametrize("kind", ["success", "score", "alpha", "mos", "tradeoff", "polar"])
+def test_long_titles_stay_inside_the_figure(kind: str) -> None:
+    label = _long_label()
+    fig = {
+        "success": lambda: figures.success_figure(frame_of(success_rows()), "rec", label),
+        "score": lambda: figures.score_figure(frame_of(frame_rows()), "frame-x", "frame_score", label),
+        "alpha": lambda: figures.alpha_figure(frame_of(sweep_rows()), "rec", label),
+        "mos": lambda: figures.mos_figure(frame_of(mos_rows()), label),
+        "tradeoff": lambda: figures.tradeoff_figure(frame_of(tradeoff_rows()), "frame_score", "frame-x", label),
+        "polar": lambda: figures.polar_figure(frame_of(success_rows()), "rec", label),
+    }[kind]()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [t for t in [fig._suptitle, *(ax.title for ax in fig.axes)] if t is not None and t.get_text()]
+    assert any(label.split()[-1] in t.get_text() for t in titles)
+    for title in titles:
+        box, page = title.get_window_extent(renderer), fig.bbox
+        assert (box.x0 >= page.x0 - 0.5 and box.x1 <= page.x1 + 0.5 and box.y0 >= page.y0 - 0.5
+                and box.y1 <= page.y1 + 0.5), (title.get_text(), box, page)

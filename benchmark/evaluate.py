@@ -103,8 +103,12 @@ def load_eval_sets(
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     errors: str = "skip",
+    split_root: str | os.PathLike[str] | None = None,
 ) -> EvalSets:
     """Read the protocol's gallery (clean tree) and probes (probe tree) of the test subjects for ``spec``.
+
+    The test subjects are the protocol's split of the clean tree ``split_root`` (default ``gallery_root``): an
+    anonymized gallery holds the test group only, and a split of its folders would put some of them elsewhere.
 
     A sequence without a usable frame (none with :data:`~benchmark.silhouettes.MIN_FOREGROUND_PIXELS` foreground
     pixels), or a sequence folder without frames, is, in the probes, recorded in :attr:`EvalSets.unusable` with a
@@ -118,7 +122,7 @@ def load_eval_sets(
 
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    test = protocol_groups(gallery_root, protocol)[protocol.test_group]
+    test = protocol_groups(gallery_root if split_root is None else split_root, protocol)[protocol.test_group]
 
     def load(root: str | os.PathLike[str], conditions: Sequence[str]) -> tuple[Sequences, tuple[Label, ...]]:
         """The usable sequences, and the labels of those in the tree that are not usable: without a usable frame,
@@ -341,8 +345,10 @@ def evaluate_recognizer(
     views: Sequence[int] | None = None,
     ks: Sequence[int] = (1, 3),
     cross_view: bool = True,
+    attack: str | None = None,
 ) -> tuple[list[Row], list[dict[str, Any]]]:
-    """Score one recognizer on the gallery and every probe condition of ``sets``.
+    """Score one recognizer on the gallery and every probe condition of ``sets``; ``attack`` names the attack
+    model in every row (None: the rows have none).
 
     Under torchrun (an initialised ``torch.distributed`` process group) the embeddings and distances are computed
     in shards over the ranks and gathered (:mod:`benchmark.shard`); every rank returns the same, full result.
@@ -376,7 +382,7 @@ def evaluate_recognizer(
         labels = sets.unusable.get(condition, ())
         unusable = (np.asarray([s for s, _, _ in labels], dtype=str), np.asarray([v for *_, v in labels], np.int64))
         base: dict[str, Any] = {"method": method, "parameters": parameters, "evaluator": evaluator,
-                                "condition": condition}
+                                "condition": condition, "attack": attack}
         per_view = same_view_scores(
             compare, gallery, probes, gallery_subjects, probe_data.subjects, views, ks, unusable=unusable
         )
@@ -417,7 +423,7 @@ def evaluate_recognizer(
     if everything:
         rows += _same_view_rows(ProbeScores.concat(everything), view=-1,
                            base={"method": method, "parameters": parameters, "evaluator": evaluator,
-                                 "condition": ALL_CONDITIONS})
+                                 "condition": ALL_CONDITIONS, "attack": attack})
     return rows, records
 
 

@@ -15,11 +15,14 @@ n            how many items (probes, sequences, ratings) it rests on
 ci_low       lower end of its 95% interval (empty when none)
 ci_high      upper end
 chance       the value a recognizer that knows nothing gets (identification rows; optional, see below)
+attack       the attack model of an identification row: ``ignorant`` (clean gallery) or ``lazy-informed``
+             (gallery anonymized by the same method); optional, see below
 ===========  ====================================================================================
 
-``chance`` is optional (:data:`OPTIONAL_COLUMNS`): written only when some row holds one, and a file without it
-(older runs, score or survey tables) reads with it empty. It is not part of a row's identity, and the regression
-gate neither reads nor keeps it.
+``chance`` and ``attack`` are optional (:data:`OPTIONAL_COLUMNS`): written only when some row holds one, and a
+file without them (older runs, score or survey tables) reads with them empty. They are not part of a row's
+identity: rows of an informed attack also name it in their ``evaluator`` (``zheng2011@lazy-informed``), which is.
+The regression gate neither reads nor keeps them.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ COLUMNS: tuple[str, ...] = (
     "method", "parameters", "evaluator", "condition", "view", "metric", "k", "value", "n", "ci_low", "ci_high",
 )
 #: columns after :data:`COLUMNS` that a table may lack (read as NaN)
-OPTIONAL_COLUMNS: tuple[str, ...] = ("chance",)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("chance", "attack")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Row:
     ci_high: float = math.nan
     #: None, not NaN, where there is none: a row's fields go into JSON (stage rows, golden files), which has no NaN
     chance: float | None = None
+    #: the attack model of an identification row (``ignorant``, ``lazy-informed``; docs/metrics.md); None elsewhere
+    attack: str | None = None
 
 
 def format_parameters(params: Mapping[str, object]) -> str:
@@ -101,7 +106,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"results file {path} does not exist")
     frame = pd.read_csv(path, dtype={"parameters": str}, keep_default_na=False,
-                        na_values={"ci_low": [""], "ci_high": [""], "chance": [""]})
+                        na_values={"ci_low": [""], "ci_high": [""], "chance": [""], "attack": [""]})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} is not a gaitbench results table: columns {missing} are missing")
@@ -136,7 +141,7 @@ def read_results(run_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[P
             frame = read_csv(path)[[*COLUMNS, *OPTIONAL_COLUMNS]]
         except pd.errors.EmptyDataError:
             raise ValueError(f"{path} is empty: not a gaitbench results table") from None
-        for column in ("view", "k", "n", "value", "ci_low", "ci_high", *OPTIONAL_COLUMNS):
+        for column in ("view", "k", "n", "value", "ci_low", "ci_high", "chance"):
             values = pd.to_numeric(frame[column], errors="coerce")
             empty = frame[column].isna() | frame[column].astype(str).str.strip().str.lower().isin(["", "nan"])
             # value and the interval may be empty (no estimate, e.g. n = 0); view, k and n may not

@@ -243,8 +243,12 @@ def evaluate(
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     sets: EvalSets | None = None,
+    clean: str | os.PathLike[str] | None = None,
+    evaluator: str | None = None,
+    attack: str | None = None,
 ) -> Evaluation:
-    """Identify the probes of ``probes`` against the clean gallery of ``gallery`` with the loaded ``rec``.
+    """Identify the probes of ``probes`` against the gallery of ``gallery`` (the clean tree; or, for an informed
+    attack, that method's anonymized gallery with the clean tree as ``clean``) with the loaded ``rec``.
 
     The recognizer is refused when it trained on a test subject or on another synthetic world. ``cross_view``:
     ``yes``, ``no``, or ``auto`` (the 11x11 view matrix except for pairwise recognizers on a CPU). ``sets``
@@ -257,12 +261,13 @@ def evaluate(
     proto = _protocol(protocol)
     if sets is None:
         sets = load_eval_sets(gallery, probes, proto, rec.spec,
-                              cache_dir=default_cache_dir() if cache_dir is None else cache_dir, workers=workers)
-    check_recognizer_data(rec, sets.test_subjects, gallery)
+                              cache_dir=default_cache_dir() if cache_dir is None else cache_dir, workers=workers,
+                              split_root=clean)
+    check_recognizer_data(rec, sets.test_subjects, gallery if clean is None else clean)
     cross = cross_view == "yes" or (
         cross_view == "auto" and not (rec.pairwise and select_device(rec.device).type == "cpu"))
-    rows, matrices = evaluate_recognizer(rec, sets, method=method, parameters=parameters, views=proto.views,
-                                         ks=tuple(ks), cross_view=cross)
+    rows, matrices = evaluate_recognizer(rec, sets, evaluator=evaluator, method=method, parameters=parameters,
+                                         views=proto.views, ks=tuple(ks), cross_view=cross, attack=attack)
     return Evaluation(rows, matrices, sets, cross)
 
 

@@ -454,3 +454,56 @@ def test_a_sweep_of_two_keys_runs_every_combination(tmp_path: Path) -> None:
     # the alpha-sweep pictures: alpha varies, the seed stays at its first value
     _, sweep = resolved.picture_methods()
     assert [m.label for m in sweep] == ["stgan[alpha=0.2;seed=0]", "stgan[alpha=0.4;seed=0]"]
+
+
+def test_lazy_informed_attack_matches_against_the_method_s_own_gallery(project: Path,
+                                                                       baseline: tuple[Path, Any]) -> None:
+    """The lazy-informed attacker's gallery is anonymized by the same method (seed + 1): identity's figures are
+    the ignorant ones exactly; a method's are computed against its own anonymized gallery; every row names its
+    attack, and the trained models and probes come from the cache."""
+    from benchmark.data.casia import CasiaB
+
+    base_out, _ = baseline
+    config = variant(project, "attacks.toml", "ks = [1, 2]  # the gallery holds 2 subjects",
+                     'ks = [1, 2]\nattacks = ["ignorant", "lazy-informed"]')
+    out = project / "runs" / "attacks"
+    plan = plan_run(load_run_config(config), out, cache_dir=base_out / "cache", progress=False)
+    (lazy_blur,) = [s for s in plan.stages if s.name == "evaluate blur[margin=4;sigma=3] zheng2011 lazy-informed"]
+    assert "anonymize-gallery blur[margin=4;sigma=3]" in lazy_blur.inputs
+    gallery = plan.builder.gallery_root(next(m for m in plan.resolved.methods if m.name == "blur"),
+                                        "lazy-informed")
+    result = execute(plan, log=lambda line: None)
+    blurred = CasiaB(gallery)
+    clean = CasiaB(project / "data")
+    ref = blurred.index()[0]
+    assert ref.condition in ("nm-01", "nm-02")
+    assert (blurred.load_silhouettes(ref) != clean.load_silhouettes(clean.ref(ref.key))).any()
+    ran = {s.name: s for s in result.stages if s.status != "cached"}
+    assert all(n.startswith(("anonymize-gallery ", "evaluate ")) for n in ran), sorted(ran)
+    assert all(n.endswith(" lazy-informed") for n in ran if n.startswith("evaluate ")), sorted(ran)
+    # the gallery conditions (nm-01, nm-02) of the 2 test subjects at 2 views, anonymized
+    assert ran["anonymize-gallery blur[margin=4;sigma=3]"].report["sequences"] == 2 * 2 * 2
+    assert "anonymize-gallery identity" not in ran  # identity's gallery is the clean one
+
+    frame = read_csv(out / "results.csv")
+    ident = frame[(frame["method"] == "identity") & frame["metric"].isin(["success_rate", "eer", "rank"])]
+    key = ["condition", "view", "metric", "k"]
+    ignorant = ident[ident["evaluator"] == "zheng2011"].set_index(key).sort_index()
+    lazy = ident[ident["evaluator"] == "zheng2011@lazy-informed"].set_index(key).sort_index()
+    assert len(lazy) == len(ignorant) > 0
+    np.testing.assert_array_equal(lazy["value"].to_numpy(), ignorant["value"].to_numpy())
+    assert set(ignorant["attack"]) == {"ignorant"} and set(lazy["attack"]) == {"lazy-informed"}
+    blur = frame[(frame["method"] == "blur") & (frame["evaluator"] == "zheng2011@lazy-informed")]
+    assert {"accuracy", "success_rate", "eer", "rank"} <= set(blur["metric"])
+    assert frame.loc[frame["metric"] == "frame_score", "attack"].isna().all()  # scores have no attack
+    # the attacker is described in the run record
+    record = json.loads((out / "run.json").read_text())
+    assert "lazy-informed" in record["labels"]["zheng2011@lazy-informed"]
+
+
+def test_unknown_attacks_are_refused_at_planning(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = variant(project, "bad-attacks.toml", "ks = [1, 2]  # the gallery holds 2 subjects",
+                     'ks = [1, 2]\nattacks = ["ignorant", "informed"]')
+    assert main(["run", str(config), "--dry-run"]) == 2
+    assert "attacks must be distinct names among ['ignorant', 'lazy-informed'], got ['ignorant', 'informed']" \
+        in capsys.readouterr().err

@@ -41,7 +41,7 @@ STAGE_VERSIONS: dict[str, int] = {
     "recognizer": 3,  # 3: the one checkpoint format
     "train": 2,  # 2: the one checkpoint format
     "anonymize": 1,
-    "evaluate": 3,  # 3: eer and rank rows, the chance column
+    "evaluate": 4,  # 3: eer and rank rows, the chance column; 4: the attack column
     "score": 2,
     "realism": 1,
     "pictures": 1,

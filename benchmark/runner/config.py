@@ -21,7 +21,8 @@ Top-level keys and the sections (every key optional unless said; unknown keys an
                               for one variant per value (e.g. ST-GAN's alpha 0.2 / 0.3 / 0.4), every
                               combination for several keys (e.g. alpha x seed)
     [scorers.NAME]            one table per naturalness scorer; keys = its config
-    [evaluate]                ks = [1, 3], cross_view = "no" | "yes" | "auto"
+    [evaluate]                ks = [1, 3], cross_view = "no" | "yes" | "auto",
+                              attacks = ["ignorant", "lazy-informed"]
     [realism]                 enabled = true (temporal change ratio), frechet = [recognizer names]
     [action_model]            train video-synth's action model in the run (without it: the shipped model)
     [pictures]                the paper's Figs. 8, 9, 17, 18 from the anonymized test data
@@ -123,16 +124,26 @@ class WorldSection:
         )
 
 
+#: attack models (docs/metrics.md): what the attacker knows of the anonymization
+ATTACKS = ("ignorant", "lazy-informed")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvaluateSection:
-    """Identification settings: ranks ``ks`` and whether the cross-view matrix is computed."""
+    """Identification settings: ranks ``ks``, whether the cross-view matrix is computed, and the ``attacks``:
+    ``ignorant`` (a clean gallery), ``lazy-informed`` (the gallery anonymized by the same method, with another
+    seed)."""
 
     ks: tuple[int, ...] = (1, 3)
     cross_view: str = "no"
+    attacks: tuple[str, ...] = ("ignorant",)
 
     def __post_init__(self) -> None:
         if not self.ks or min(self.ks) < 1:
             raise ValueError(f"ks must be ranks >= 1, got {list(self.ks)}")
+        unknown = [a for a in self.attacks if a not in ATTACKS]
+        if not self.attacks or unknown or len(set(self.attacks)) != len(self.attacks):
+            raise ValueError(f"attacks must be distinct names among {list(ATTACKS)}, got {list(self.attacks)}")
         if self.cross_view not in CROSS_VIEW:
             raise ValueError(f"cross_view must be one of {', '.join(CROSS_VIEW)}, got {self.cross_view!r}")
 

@@ -222,6 +222,11 @@ def labels(plan: Plan, results: list[StageResult]) -> dict[str, str]:
             out[r.name.split(" ", 1)[1]] = r.report["label"]
         elif r.kind == "score":
             out.setdefault(r.name.rsplit(" ", 1)[1], r.report["label"])
+    for attack in plan.resolved.config.evaluate.attacks:
+        if attack == "lazy-informed":
+            for name in plan.resolved.recognizers:
+                if name in out:
+                    out[f"{name}@{attack}"] = f"{out[name]}; lazy-informed: the gallery anonymized by the same method"
     if plan.resolved.config.realism.enabled:
         out["silhouettes"] = TEMPORAL_LABEL
     return out

@@ -264,6 +264,37 @@ class Builder:
 
         self.add(f"anonymize {method.label}", "anonymize", spec, inputs, run)
 
+    def gallery_root(self, method: Method, attack: str) -> Path:
+        """The gallery ``attack`` matches ``method``'s probes against: the clean tree, or (lazy-informed) the
+        gallery anonymized by the same method."""
+        if attack == "ignorant" or method.passthrough:
+            return self.root
+        return self.folder(f"anonymize-gallery {method.label}") / "data"
+
+    def anonymize_gallery(self, method: Method) -> None:
+        """The test group's gallery conditions anonymized by ``method`` with the run's seed + 1 (an attacker
+        who anonymizes their own gallery does not share the seed of the probes)."""
+        if method.passthrough:
+            return
+        trained = f"train {method.label}"
+        inputs = (WORLD, trained) if method.trainable else (WORLD,)
+        spec = self._code("anonymizers", method.name, {
+            "anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed + 1,
+            "protocol": self.protocol_record, "selection": "test group x gallery conditions x protocol views"})
+
+        def run(folder: Path) -> dict[str, Any]:
+            from benchmark.steps import anonymize, prepare_anonymizer
+
+            ckpt = self.folder(trained) / "model.npz" if method.trainable else None
+            anon = prepare_anonymizer(method.name, checkpoint=ckpt, config=None if ckpt else method.config)
+            anon.to(self.device)
+            record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, seed=self.c.seed + 1,
+                               conditions=list(self.r.protocol.gallery), videos=False, checkpoint=ckpt,
+                               progress=self.progress)
+            return {k: record[k] for k in ("sequences", "frames", "seconds", "frames_per_second")}
+
+        self.add(f"anonymize-gallery {method.label}", "anonymize", spec, inputs, run)
+
     def _data_inputs(self, method: Method) -> tuple[str, ...]:
         return (WORLD,) if method.passthrough else (WORLD, f"anonymize {method.label}")
 
@@ -272,25 +303,35 @@ class Builder:
 
     # -------------------------------------------------------------------------------------- results
 
-    def evaluate(self, method: Method, recognizer: str) -> None:
+    def evaluate(self, method: Method, recognizer: str, attack: str = "ignorant") -> None:
+        """Identification of ``method``'s probes by ``recognizer`` under ``attack``; rows of an informed attack
+        carry it in their evaluator (``zheng2011@lazy-informed``) and every row in its ``attack`` column."""
         section = self.c.evaluate
         spec = {**self._rows_spec(method), "ks": list(section.ks), "cross_view": section.cross_view}
         inputs = (*self._data_inputs(method), f"recognizer {recognizer}")
+        informed = attack != "ignorant"
+        if informed:
+            spec["attack"] = attack
+            if not method.passthrough:
+                inputs = (*inputs, f"anonymize-gallery {method.label}")
+        evaluator = f"{recognizer}@{attack}" if informed else recognizer
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.recognizer import load_recognizer
             from benchmark.steps import evaluate, write_view_matrix
 
             rec = load_recognizer(self.folder(f"recognizer {recognizer}") / "model.npz").to(self.device)
-            result = evaluate(rec, self.root, self.probes_root(method), self.r.protocol, method=method.name,
-                              parameters=method.parameters, ks=section.ks, cross_view=section.cross_view,
-                              cache_dir=self.normalized, workers=self.workers)
+            result = evaluate(rec, self.gallery_root(method, attack), self.probes_root(method), self.r.protocol,
+                              method=method.name, parameters=method.parameters, ks=section.ks,
+                              cross_view=section.cross_view, cache_dir=self.normalized, workers=self.workers,
+                              clean=self.root, evaluator=evaluator, attack=attack)
             write_rows(folder, result.rows)
             if result.matrices:
                 write_view_matrix(folder / "view_matrix.csv", result.matrices)
             return result.summary()
 
-        self.add(f"evaluate {method.label} {recognizer}", "evaluate", spec, inputs, run)
+        name = f"evaluate {method.label} {recognizer}" + (f" {attack}" if informed else "")
+        self.add(name, "evaluate", spec, inputs, run)
 
     def score(self, method: Method, scorer: str, config: Any) -> None:
         from benchmark.anonymized import file_sha256
@@ -402,11 +443,15 @@ def build_stages(resolved: Resolved, store: Store, *, progress: bool = True) -> 
     for m in resolved.methods:
         if m.trainable:
             b.train(m)
+    attacks = resolved.config.evaluate.attacks
     for m in resolved.methods:
         b.anonymize(m)
+        if "lazy-informed" in attacks:
+            b.anonymize_gallery(m)
     for m in resolved.methods:
         for rec in resolved.recognizers:
-            b.evaluate(m, rec)
+            for attack in attacks:
+                b.evaluate(m, rec, attack)
         for scorer, config in resolved.scorers.items():
             b.score(m, scorer, config)
         if resolved.config.realism.enabled:

@@ -101,8 +101,12 @@ def train_recognizer(
     workers: int | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    split_root: str | os.PathLike[str] | None = None,
 ) -> Recognizer:
     """Train recognizer ``name`` on the protocol's ``recognizers`` group of the tree ``data``; save ``out``.
+
+    The group is the protocol's split of the clean tree ``split_root`` (default ``data``): a tree anonymized for
+    a semi-informed attacker holds that group only.
 
     The per-epoch training state is kept beside ``out`` (``<out>.state.pt``): rerunning the same command after a
     kill resumes from the last finished epoch. ``cache_dir`` defaults to
@@ -116,7 +120,7 @@ def train_recognizer(
     proto = _protocol(protocol)
     if TRAIN_GROUP not in proto.groups:
         raise ValueError(f"protocol {proto.name!r} has no {TRAIN_GROUP!r} group (groups: {list(proto.groups)})")
-    group = protocol_groups(data, proto)[TRAIN_GROUP]
+    group = protocol_groups(data if split_root is None else split_root, proto)[TRAIN_GROUP]
     began = time.perf_counter()
     train = load_sequences(
         data, rec.spec, subjects=group, views=proto.views,

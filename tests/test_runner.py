@@ -505,5 +505,39 @@ def test_unknown_attacks_are_refused_at_planning(project: Path, capsys: pytest.C
     config = variant(project, "bad-attacks.toml", "ks = [1, 2]  # the gallery holds 2 subjects",
                      'ks = [1, 2]\nattacks = ["ignorant", "informed"]')
     assert main(["run", str(config), "--dry-run"]) == 2
-    assert "attacks must be distinct names among ['ignorant', 'lazy-informed'], got ['ignorant', 'informed']" \
-        in capsys.readouterr().err
+    assert "attacks must be distinct names among ['ignorant', 'lazy-informed', 'semi-informed'], got " \
+        "['ignorant', 'informed']" in capsys.readouterr().err
+
+
+def test_semi_informed_attack_retrains_the_recognizer_on_the_method_s_output(project: Path,
+                                                                            baseline: tuple[Path, Any]) -> None:
+    """The semi-informed attacker retrains its recognizer on the method's output for the recognizer group (never
+    the test group) and matches against the anonymized gallery; identity's figures equal the ignorant ones."""
+    from benchmark.recognizer import load_recognizer
+
+    base_out, _ = baseline
+    config = variant(project, "semi.toml", "ks = [1, 2]  # the gallery holds 2 subjects",
+                     'ks = [1, 2]\nattacks = ["ignorant", "semi-informed"]')
+    out = project / "runs" / "semi"
+    plan = plan_run(load_run_config(config), out, cache_dir=base_out / "cache", progress=False)
+    names = {s.name for s in plan.stages}
+    assert "recognizer zheng2011 semi-informed blur[margin=4;sigma=3]" in names
+    assert "recognizer zheng2011 semi-informed identity" not in names  # identity's output is the clean data
+    (stage,) = [s for s in plan.stages if s.name == "evaluate blur[margin=4;sigma=3] zheng2011 semi-informed"]
+    assert {"recognizer zheng2011 semi-informed blur[margin=4;sigma=3]",
+            "anonymize-gallery blur[margin=4;sigma=3]"} <= set(stage.inputs)
+    result = execute(plan, log=lambda line: None)
+    assert result.finished
+    model = plan.builder.folder("recognizer zheng2011 semi-informed blur[margin=4;sigma=3]") / "model.npz"
+    retrained = load_recognizer(model)
+    clean = load_recognizer(base_out / "cache" / "recognizer" / next(
+        s.key for s in plan.stages if s.name == "recognizer zheng2011") / "model.npz")
+    split = plan.builder.split()
+    assert retrained.training["subjects"] == clean.training["subjects"] == split["recognizers"]
+    frame = read_csv(out / "results.csv")
+    ident = frame[(frame["method"] == "identity") & (frame["metric"] == "success_rate")]
+    a = ident[ident["evaluator"] == "zheng2011"].sort_values(["condition", "view", "k"])["value"].to_numpy()
+    b = ident[ident["evaluator"] == "zheng2011@semi-informed"].sort_values(["condition", "view", "k"])["value"]
+    np.testing.assert_array_equal(a, b.to_numpy())
+    blur = frame[(frame["method"] == "blur") & (frame["evaluator"] == "zheng2011@semi-informed")]
+    assert set(blur["attack"]) == {"semi-informed"} and len(blur)

@@ -22,7 +22,7 @@ Top-level keys and the sections (every key optional unless said; unknown keys an
                               combination for several keys (e.g. alpha x seed)
     [scorers.NAME]            one table per naturalness scorer; keys = its config
     [evaluate]                ks = [1, 3], cross_view = "no" | "yes" | "auto",
-                              attacks = ["ignorant", "lazy-informed"]
+                              attacks = ["ignorant", "lazy-informed", "semi-informed"]
     [realism]                 enabled = true (temporal change ratio), frechet = [recognizer names]
     [action_model]            train video-synth's action model in the run (without it: the shipped model)
     [pictures]                the paper's Figs. 8, 9, 17, 18 from the anonymized test data
@@ -125,14 +125,15 @@ class WorldSection:
 
 
 #: attack models (docs/metrics.md): what the attacker knows of the anonymization
-ATTACKS = ("ignorant", "lazy-informed")
+ATTACKS = ("ignorant", "lazy-informed", "semi-informed")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateSection:
     """Identification settings: ranks ``ks``, whether the cross-view matrix is computed, and the ``attacks``:
     ``ignorant`` (a clean gallery), ``lazy-informed`` (the gallery anonymized by the same method, with another
-    seed)."""
+    seed), ``semi-informed`` (that gallery, and the recognizer retrained on the method's output for the
+    protocol's recognizer group)."""
 
     ks: tuple[int, ...] = (1, 3)
     cross_view: str = "no"

@@ -218,15 +218,18 @@ def labels(plan: Plan, results: list[StageResult]) -> dict[str, str]:
     """Evaluator name -> what produced its numbers (recognizer description, scorer label)."""
     out: dict[str, str] = {}
     for r in results:
-        if r.kind == "recognizer":
+        if r.kind == "recognizer" and "label" in r.report:  # the attackers' own models (semi-informed) have none
             out[r.name.split(" ", 1)[1]] = r.report["label"]
         elif r.kind == "score":
             out.setdefault(r.name.rsplit(" ", 1)[1], r.report["label"])
+    knows = {"lazy-informed": "lazy-informed: the gallery anonymized by the same method",
+             "semi-informed": "semi-informed: the gallery anonymized by the same method and the recognizer retrained "
+                              "on the method's output for the recognizer group"}
     for attack in plan.resolved.config.evaluate.attacks:
-        if attack == "lazy-informed":
+        if attack in knows:
             for name in plan.resolved.recognizers:
                 if name in out:
-                    out[f"{name}@{attack}"] = f"{out[name]}; lazy-informed: the gallery anonymized by the same method"
+                    out[f"{name}@{attack}"] = f"{out[name]}; {knows[attack]}"
     if plan.resolved.config.realism.enabled:
         out["silhouettes"] = TEMPORAL_LABEL
     return out

@@ -267,7 +267,7 @@ class Builder:
     def gallery_root(self, method: Method, attack: str) -> Path:
         """The gallery ``attack`` matches ``method``'s probes against: the clean tree, or (lazy-informed) the
         gallery anonymized by the same method."""
-        if attack == "ignorant" or method.passthrough:
+        if attack == "ignorant" or method.passthrough:  # lazy- and semi-informed anonymize their gallery
             return self.root
         return self.folder(f"anonymize-gallery {method.label}") / "data"
 
@@ -295,6 +295,58 @@ class Builder:
 
         self.add(f"anonymize-gallery {method.label}", "anonymize", spec, inputs, run)
 
+    def anonymize_training(self, method: Method) -> None:
+        """The protocol's recognizer group, every condition, anonymized by ``method`` with the run's seed + 2: what
+        a semi-informed attacker retrains its recognizers on."""
+        if method.passthrough:
+            return
+        trained = f"train {method.label}"
+        inputs = (WORLD, trained) if method.trainable else (WORLD,)
+        spec = self._code("anonymizers", method.name, {
+            "anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed + 2,
+            "protocol": self.protocol_record, "selection": "recognizer group x every condition x protocol views"})
+
+        def run(folder: Path) -> dict[str, Any]:
+            from benchmark.data.casia import CasiaB
+            from benchmark.steps import TRAIN_GROUP, anonymize, prepare_anonymizer
+
+            ckpt = self.folder(trained) / "model.npz" if method.trainable else None
+            anon = prepare_anonymizer(method.name, checkpoint=ckpt, config=None if ckpt else method.config)
+            anon.to(self.device)
+            group = self.split()[TRAIN_GROUP]
+            conditions = sorted({r.condition for r in CasiaB(self.root).index(group, None, self.r.protocol.views)})
+            record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, subjects=group,
+                               conditions=conditions, seed=self.c.seed + 2, videos=False, checkpoint=ckpt,
+                               progress=self.progress)
+            return {k: record[k] for k in ("sequences", "frames", "seconds", "frames_per_second")}
+
+        self.add(f"anonymize-training {method.label}", "anonymize", spec, inputs, run)
+
+    def informed_recognizer(self, name: str, config: Any, method: Method) -> None:
+        """Recognizer ``name`` retrained on ``method``'s output for the recognizer group (semi-informed)."""
+        spec = self._code("recognizers", name, {"recognizer": name, "config": _asdict(config),
+                                                "protocol": self.protocol_record, "attack": "semi-informed"})
+        data = f"anonymize-training {method.label}"
+
+        def run(folder: Path) -> dict[str, Any]:
+            from benchmark.steps import train_recognizer
+
+            rec = train_recognizer(name, self.folder(data) / "data", folder / "model.npz",
+                                   protocol=self.r.protocol_spec, config=config, device=self.device,
+                                   cache_dir=self.normalized, workers=self.workers, progress=self.progress,
+                                   split_root=self.root)
+            training = rec.training or {}
+            return {"subjects": len(training.get("subjects") or ()), "sequences": training.get("sequences"),
+                    "epochs": training.get("epochs"), "seconds": training.get("seconds")}
+
+        self.add(f"recognizer {name} semi-informed {method.label}", "recognizer", spec, (WORLD, data), run)
+
+    def recognizer_for(self, name: str, method: Method, attack: str) -> str:
+        """The stage of the recognizer that ``attack`` uses against ``method``."""
+        if attack == "semi-informed" and not method.passthrough:
+            return f"recognizer {name} semi-informed {method.label}"
+        return f"recognizer {name}"
+
     def _data_inputs(self, method: Method) -> tuple[str, ...]:
         return (WORLD,) if method.passthrough else (WORLD, f"anonymize {method.label}")
 
@@ -308,7 +360,8 @@ class Builder:
         carry it in their evaluator (``zheng2011@lazy-informed``) and every row in its ``attack`` column."""
         section = self.c.evaluate
         spec = {**self._rows_spec(method), "ks": list(section.ks), "cross_view": section.cross_view}
-        inputs = (*self._data_inputs(method), f"recognizer {recognizer}")
+        model = self.recognizer_for(recognizer, method, attack)
+        inputs = (*self._data_inputs(method), model)
         informed = attack != "ignorant"
         if informed:
             spec["attack"] = attack
@@ -320,7 +373,7 @@ class Builder:
             from benchmark.recognizer import load_recognizer
             from benchmark.steps import evaluate, write_view_matrix
 
-            rec = load_recognizer(self.folder(f"recognizer {recognizer}") / "model.npz").to(self.device)
+            rec = load_recognizer(self.folder(model) / "model.npz").to(self.device)
             result = evaluate(rec, self.gallery_root(method, attack), self.probes_root(method), self.r.protocol,
                               method=method.name, parameters=method.parameters, ks=section.ks,
                               cross_view=section.cross_view, cache_dir=self.normalized, workers=self.workers,
@@ -446,8 +499,12 @@ def build_stages(resolved: Resolved, store: Store, *, progress: bool = True) -> 
     attacks = resolved.config.evaluate.attacks
     for m in resolved.methods:
         b.anonymize(m)
-        if "lazy-informed" in attacks:
+        if "lazy-informed" in attacks or "semi-informed" in attacks:
             b.anonymize_gallery(m)
+        if "semi-informed" in attacks and not m.passthrough:
+            b.anonymize_training(m)
+            for name, config in resolved.recognizers.items():
+                b.informed_recognizer(name, config, m)
     for m in resolved.methods:
         for rec in resolved.recognizers:
             for attack in attacks:

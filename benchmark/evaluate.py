@@ -301,23 +301,6 @@ def same_view_scores(
     return out
 
 
-def same_view_hits(
-    distance_fn: Any,
-    gallery: Embedding,
-    probes: Embedding,
-    gallery_subjects: np.ndarray,
-    probe_subjects: np.ndarray,
-    views: Sequence[int],
-    ks: Sequence[int],
-    *,
-    unusable: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict[int, dict[int, np.ndarray]]:
-    """The top-k hits of :func:`same_view_scores`: ``{view: {k: hits (n,)}}``."""
-    scores = same_view_scores(distance_fn, gallery, probes, gallery_subjects, probe_subjects, views, ks,
-                              unusable=unusable)
-    return {v: s.hits for v, s in scores.items()}
-
-
 def _miss_count(unusable: tuple[np.ndarray, np.ndarray] | None, gallery_subjects: np.ndarray, view: int) -> int:
     """How many unusable probes at ``view`` have their subject among ``gallery_subjects`` (so count as misses)."""
     if unusable is None:

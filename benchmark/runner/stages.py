@@ -243,14 +243,18 @@ class Builder:
             return self.root
         return self.folder(f"anonymize {method.label}") / "data"
 
-    def anonymize(self, method: Method) -> None:
+    def _anonymize_stage(self, method: Method, prefix: str, seed: int, selection: str,
+                         select: Callable[[], dict[str, Any]]) -> None:
+        """A stage ``PREFIX LABEL`` that anonymizes a selection of the clean tree with ``method`` and ``seed``;
+        ``select()`` gives :func:`benchmark.steps.anonymize`'s selection and output options (called when the stage
+        runs); ``selection`` describes it in the key."""
         if method.passthrough:
             return
         trained = f"train {method.label}"
         inputs = (WORLD, trained) if method.trainable else (WORLD,)
         spec = self._code("anonymizers", method.name, {
-            "anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed,
-            "protocol": self.protocol_record, "selection": "test group x probe conditions x protocol views"})
+            "anonymizer": method.name, "config": _asdict(method.config), "seed": seed,
+            "protocol": self.protocol_record, "selection": selection})
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.steps import anonymize, prepare_anonymizer
@@ -258,69 +262,45 @@ class Builder:
             ckpt = self.folder(trained) / "model.npz" if method.trainable else None
             anon = prepare_anonymizer(method.name, checkpoint=ckpt, config=None if ckpt else method.config)
             anon.to(self.device)
-            record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, seed=self.c.seed,
-                               videos="auto", checkpoint=ckpt, progress=self.progress)
+            record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, seed=seed,
+                               checkpoint=ckpt, progress=self.progress, **select())
             return {k: record[k] for k in ("sequences", "frames", "seconds", "frames_per_second")}
 
-        self.add(f"anonymize {method.label}", "anonymize", spec, inputs, run)
+        self.add(f"{prefix} {method.label}", "anonymize", spec, inputs, run)
+
+    def anonymize(self, method: Method) -> None:
+        """``method``'s probes: the test group's probe conditions, with the run's seed, colour videos included."""
+        self._anonymize_stage(method, "anonymize", self.c.seed, "test group x probe conditions x protocol views",
+                              lambda: {"videos": "auto"})
 
     def gallery_root(self, method: Method, attack: str) -> Path:
-        """The gallery ``attack`` matches ``method``'s probes against: the clean tree, or (lazy-informed) the
-        gallery anonymized by the same method."""
-        if attack == "ignorant" or method.passthrough:  # lazy- and semi-informed anonymize their gallery
+        """The gallery ``attack`` matches ``method``'s probes against: the clean tree, or (lazy- and semi-informed)
+        the gallery anonymized by the same method."""
+        if attack == "ignorant" or method.passthrough:
             return self.root
         return self.folder(f"anonymize-gallery {method.label}") / "data"
 
     def anonymize_gallery(self, method: Method) -> None:
         """The test group's gallery conditions anonymized by ``method`` with the run's seed + 1 (an attacker
         who anonymizes their own gallery does not share the seed of the probes)."""
-        if method.passthrough:
-            return
-        trained = f"train {method.label}"
-        inputs = (WORLD, trained) if method.trainable else (WORLD,)
-        spec = self._code("anonymizers", method.name, {
-            "anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed + 1,
-            "protocol": self.protocol_record, "selection": "test group x gallery conditions x protocol views"})
-
-        def run(folder: Path) -> dict[str, Any]:
-            from benchmark.steps import anonymize, prepare_anonymizer
-
-            ckpt = self.folder(trained) / "model.npz" if method.trainable else None
-            anon = prepare_anonymizer(method.name, checkpoint=ckpt, config=None if ckpt else method.config)
-            anon.to(self.device)
-            record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, seed=self.c.seed + 1,
-                               conditions=list(self.r.protocol.gallery), videos=False, checkpoint=ckpt,
-                               progress=self.progress)
-            return {k: record[k] for k in ("sequences", "frames", "seconds", "frames_per_second")}
-
-        self.add(f"anonymize-gallery {method.label}", "anonymize", spec, inputs, run)
+        self._anonymize_stage(method, "anonymize-gallery", self.c.seed + 1,
+                              "test group x gallery conditions x protocol views",
+                              lambda: {"conditions": list(self.r.protocol.gallery), "videos": False})
 
     def anonymize_training(self, method: Method) -> None:
         """The protocol's recognizer group, every condition, anonymized by ``method`` with the run's seed + 2: what
         a semi-informed attacker retrains its recognizers on."""
-        if method.passthrough:
-            return
-        trained = f"train {method.label}"
-        inputs = (WORLD, trained) if method.trainable else (WORLD,)
-        spec = self._code("anonymizers", method.name, {
-            "anonymizer": method.name, "config": _asdict(method.config), "seed": self.c.seed + 2,
-            "protocol": self.protocol_record, "selection": "recognizer group x every condition x protocol views"})
 
-        def run(folder: Path) -> dict[str, Any]:
+        def select() -> dict[str, Any]:
             from benchmark.data.casia import CasiaB
-            from benchmark.steps import TRAIN_GROUP, anonymize, prepare_anonymizer
+            from benchmark.steps import TRAIN_GROUP
 
-            ckpt = self.folder(trained) / "model.npz" if method.trainable else None
-            anon = prepare_anonymizer(method.name, checkpoint=ckpt, config=None if ckpt else method.config)
-            anon.to(self.device)
             group = self.split()[TRAIN_GROUP]
             conditions = sorted({r.condition for r in CasiaB(self.root).index(group, None, self.r.protocol.views)})
-            record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, subjects=group,
-                               conditions=conditions, seed=self.c.seed + 2, videos=False, checkpoint=ckpt,
-                               progress=self.progress)
-            return {k: record[k] for k in ("sequences", "frames", "seconds", "frames_per_second")}
+            return {"subjects": group, "conditions": conditions, "videos": False}
 
-        self.add(f"anonymize-training {method.label}", "anonymize", spec, inputs, run)
+        self._anonymize_stage(method, "anonymize-training", self.c.seed + 2,
+                              "recognizer group x every condition x protocol views", select)
 
     def informed_recognizer(self, name: str, config: Any, method: Method) -> None:
         """Recognizer ``name`` retrained on ``method``'s output for the recognizer group (semi-informed)."""

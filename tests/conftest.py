@@ -210,3 +210,29 @@ def small_protocol(tmp_path: Path) -> Callable[..., SmallProtocol]:
         return SmallProtocol(data, protocol, [*common, *options])
 
     return make
+
+
+# ------------------------------------------------------------------------------- the runner's tiny run (tiny_run.py)
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the tiny world (``data/``), the protocol, an action checkpoint and ``run.toml``."""
+    from tests.tiny_run import CONFIG, PROTOCOL, write_action_weights, write_world
+
+    root = tmp_path_factory.mktemp("project")
+    write_world(root / "data")
+    (root / "protocol.toml").write_text(PROTOCOL, encoding="utf-8")
+    write_action_weights(root / "action.npz")
+    (root / "run.toml").write_text(CONFIG, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def baseline(project: Path) -> tuple[Path, Any]:
+    """One uninterrupted serial run of ``run.toml`` into ``project/runs/base`` (its own cache)."""
+    from benchmark.runner import execute, load_run_config, plan_run
+
+    out = project / "runs" / "base"
+    result = execute(plan_run(load_run_config(project / "run.toml"), out, progress=False), log=lambda line: None)
+    return out, result

@@ -392,7 +392,7 @@ def test_stage_keys_follow_the_plugin_file_content(project: Path, tmp_path: Path
 
 
 def test_example_config_runs_end_to_end_on_a_tiny_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.test_runner import PROTOCOL, write_world
+    from tests.tiny_run import PROTOCOL, write_world
 
     write_world(tmp_path / "data")
     (tmp_path / "protocol.toml").write_text(PROTOCOL, encoding="utf-8")

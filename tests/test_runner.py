@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,126 +17,11 @@ from benchmark.config import ConfigError
 from benchmark.results import read_csv
 from benchmark.runner import execute, load_run_config, plan_run
 from benchmark.runner.cache import STAGE_VERSIONS, Stage, Store, stage_key
-from tests.conftest import write_casia_tree, write_video
+from tests.tiny_run import CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 # Fréchet distances of a handful of sequences have singular covariances; the warning says so, the test knows.
 pytestmark = pytest.mark.filterwarnings("ignore:Matrix is singular")
-SUBJECTS = tuple(f"{i:03d}" for i in range(1, 8))
-CONDITIONS = ("nm-01", "nm-02", "nm-05", "bg-01")
-VIEWS = (0, 90)
-FRAMES, SHAPE = 12, (48, 36)
-
-PROTOCOL = """
-name = "tiny"
-description = "7 subjects: recognizers 2 / GN 1 / ST-GAN 2 / test 2"
-reference_subjects = 7
-views = [0, 90]
-gallery = ["nm-01", "nm-02"]
-[groups]
-recognizers = 2
-gn = 1
-stgan = 2
-test = 2
-[probes]
-nm = ["nm-05"]
-bg = ["bg-01"]
-"""
-
-# Small enough to train in seconds, large enough that the generators keep a person-sized silhouette.
-TINY_GAN = "clip = 4\nbatch = 2\nepochs = 8\nlr = 0.002\n"
-CONFIG = f"""
-name = "tiny"
-seed = 0
-device = "cpu"
-workers = 1
-threads = 1
-protocol = "protocol.toml"
-
-[world]
-path = "data"
-
-[evaluate]
-ks = [1, 2]  # the gallery holds 2 subjects
-
-[recognizers.zheng2011]
-rank = 4
-
-[anonymizers.identity]
-
-[anonymizers.blur]
-sigma = 3.0
-
-[anonymizers.noise-gait]
-{TINY_GAN}
-[anonymizers.stgan]
-{TINY_GAN}gn_epochs = 2
-gn_batch = 8
-gn_lr = 0.002
-sweep = {{ alpha = [0.2, 0.4] }}
-
-[scorers.frame-hog]
-stride = 3
-
-[scorers.video-synth]
-weights = "action.npz"
-
-[realism]
-frechet = ["zheng2011"]
-
-[pictures]
-views = [0, 90]
-frames = 3
-rows = ["noise-gait", "stgan[alpha=0.2]"]
-sweep = "stgan"
-"""
-
-
-def write_world(root: Path) -> Path:
-    """7 subjects x CONDITIONS x VIEWS x 12 frames of 48x36 with colour videos and background videos."""
-    tree = write_casia_tree(root, subjects=SUBJECTS, conditions=CONDITIONS, views=VIEWS, frames=FRAMES, shape=SHAPE)
-    for view in VIEWS:
-        scene = np.zeros((*SHAPE, 3), np.uint8)
-        scene[..., 1] = np.linspace(40, 200, SHAPE[1], dtype=np.uint8)[None, :]
-        scene[..., 2] = 60 + view
-        for s, subject in enumerate(SUBJECTS):
-            write_video(root / "videos" / f"{subject}-bkgrd-{view:03d}.avi", np.repeat(scene[None], 3, axis=0))
-            for key, masks in tree.truth.items():
-                if key.startswith(subject) and key.endswith(f"{view:03d}"):
-                    frames = np.repeat(scene[None], FRAMES, axis=0)
-                    frames[masks] = (200 - 20 * s, 60 + 10 * s, 60)
-                    write_video(root / "videos" / f"{key}.avi", frames)
-    return root
-
-
-def write_action_weights(path: Path) -> Path:
-    """A video-synth checkpoint of an untrained network (seeded): scoring needs a file, not a good model."""
-    import torch
-
-    from benchmark.scorers.action import ACTIONS, ActionNet, save_action_model
-
-    torch.manual_seed(0)
-    return save_action_model(path, ActionNet(len(ACTIONS), width=4).eval(),
-                             {"classes": list(ACTIONS), "crop": 32, "width": 4, "heldout": {"accuracy": None}})
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with the tiny world (``data/``), the protocol, an action checkpoint and ``run.toml``."""
-    root = tmp_path_factory.mktemp("project")
-    write_world(root / "data")
-    (root / "protocol.toml").write_text(PROTOCOL, encoding="utf-8")
-    write_action_weights(root / "action.npz")
-    (root / "run.toml").write_text(CONFIG, encoding="utf-8")
-    return root
-
-
-@pytest.fixture(scope="module")
-def baseline(project: Path) -> Iterator[tuple[Path, Any]]:
-    """One uninterrupted run of ``run.toml`` into ``project/runs/base`` (its own cache)."""
-    out = project / "runs" / "base"
-    result = execute(plan_run(load_run_config(project / "run.toml"), out, progress=False), log=lambda line: None)
-    yield out, result
 
 
 def variant(project: Path, name: str, old: str, new: str) -> Path:

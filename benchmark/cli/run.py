@@ -9,9 +9,10 @@ rerun reuses what is done and a killed run resumes. See docs/run.md.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from benchmark.cli.args import non_negative_int
+from benchmark.cli.args import non_negative_int, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is complete (a name from --dry-run)")
     p.add_argument("--prune", action="store_true", help="first delete cached stages this config no longer uses "
                    "(not on a cache shared with other configs)")
+    p.add_argument("--jobs", type=positive_int, nargs="?", const=0, default=1, metavar="N",
+                   help="run up to N independent stages at once in a local Dask cluster of N processes, each stage "
+                   "with its share of the cores (--jobs alone: one per core; default 1: one stage at a time, "
+                   "in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run the stages on the Dask cluster whose scheduler is "
+                   "at ADDRESS (tcp://host:8786); its workers must see the world and the cache folder at the same "
+                   "paths (docs/run.md)")
     p.add_argument("--report", action="store_true", help="also write OUT/report (gaitbench report) at the end")
     p.add_argument("--quiet", action="store_true", help="only the per-stage lines, no progress of the stages")
     p.set_defaults(func=cmd_run)
@@ -55,7 +63,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(plan.describe())
         return 0
-    result = execute(plan, stop_after=args.stop_after)
+    if args.scheduler is not None or args.jobs != 1:
+        from benchmark.runner.cluster import available_cores, execute_distributed
+
+        if args.scheduler is not None and args.jobs != 1:
+            raise ValueError("--jobs sets up a local cluster and --scheduler names another: give one of them")
+        try:
+            result = execute_distributed(plan, jobs=args.jobs or available_cores(), scheduler=args.scheduler,
+                                         stop_after=args.stop_after)
+        except ConnectionError as err:
+            print(f"gaitbench run: {err}", file=sys.stderr)
+            return 2
+    else:
+        result = execute(plan, stop_after=args.stop_after)
     if result.finished and args.report:
         from reports.report import build_report
 

@@ -102,7 +102,7 @@ def plan_run(resolved: Resolved, out: str | os.PathLike[str], *, cache_dir: str 
     return Plan(resolved, out, store, stages, builder)
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     print(line, flush=True)
 
 
@@ -115,7 +115,7 @@ def check_stop_after(plan: Plan, stop_after: str | None) -> None:
         raise ValueError(f"stop_after: no stage {stop_after!r} in this run{hint} (see --dry-run for the stages)")
 
 
-def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], None] = _say) -> RunResult:
+def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], None] = say) -> RunResult:
     """Run every stage of ``plan`` that is not cached, then write the run directory.
 
     Parameters
@@ -136,7 +136,7 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
     began = time.perf_counter()
     with plugins_exported():  # worker processes of the stages find the run's file plug-ins by name
         for i, stage in enumerate(plan.stages, 1):
-            results.append(_run_stage(plan, stage, f"[run {i}/{len(plan.stages)}]", log))
+            results.append(run_stage(plan, stage, f"[run {i}/{len(plan.stages)}]", log))
             if stage.name == stop_after:
                 log(f"[run] stopped after {stop_after!r} as asked; rerun without stop_after to finish")
                 return RunResult(plan.out, results, finished=False)
@@ -147,7 +147,7 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
     return RunResult(plan.out, results, finished=True)
 
 
-def _run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -> StageResult:
+def run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -> StageResult:
     inputs = {name: plan.builder.stages[name].key for name in stage.inputs}
     status = plan.status(stage)
     if status != "cached":
@@ -155,12 +155,15 @@ def _run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) 
         began = time.perf_counter()
         with plan.store.lock(stage) as folder:
             record = plan.store.record(stage) if plan.status(stage) == "cached" else None  # another process did it
+            state = "resumed" if status == "partial" else "ran"
             if record is None:
                 report = stage.run(folder)
                 record = plan.store.finish(stage, inputs, time.perf_counter() - began, report)
+            else:
+                state = "cached"
         seconds = time.perf_counter() - began
-        log(f"{head} {stage.name}: done in {seconds:.1f} s")
-        state = "resumed" if status == "partial" else "ran"
+        log(f"{head} {stage.name}: done in {seconds:.1f} s" if state != "cached" else
+            f"{head} {stage.name}: computed meanwhile by another run (waited {seconds:.1f} s)")
         return StageResult(stage.name, stage.kind, stage.key, state, seconds, record["seconds"], record["report"])
     record = plan.store.record(stage)
     assert record is not None  # status "cached" means the marker was read

@@ -181,3 +181,49 @@ def test_cli_names_a_scheduler_that_does_not_answer(project: Path, capsys: pytes
     assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in err and "docs/run.md" in err
     assert main(["run", config, "--jobs", "2", "--scheduler", "tcp://127.0.0.1:9"]) != 0
     assert "give one of them" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_ci_config_on_two_workers_equals_its_serial_run(tmp_path: Path) -> None:
+    """configs/ci.toml from empty caches, serially and with ``--jobs 2`` (the world shared): the same results.csv
+    bytes and the same stage outputs. About 6 minutes on 2 cores; CI runs it by name (.ci/run)."""
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("anny")
+    root = Path(__file__).resolve().parents[1]
+    seconds = {}
+    for name, extra in (("serial", []), ("jobs2", ["--jobs", "2"])):
+        began = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "configs/ci.toml", "--quiet", "--out",
+                               str(tmp_path / name), *extra], cwd=root, capture_output=True, text=True,
+                              timeout=3600, check=False)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        seconds[name] = time.perf_counter() - began
+    print(f"configs/ci.toml from an empty cache: serial {seconds['serial']:.0f} s, --jobs 2 {seconds['jobs2']:.0f} s")
+    serial, jobs2 = tmp_path / "serial", tmp_path / "jobs2"
+    assert (serial / "results.csv").read_bytes() == (jobs2 / "results.csv").read_bytes()
+    assert assert_same_stage_outputs(serial / "cache", jobs2 / "cache") > 100
+
+
+def test_a_missing_scheduler_file_is_named(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmark.cli import main
+
+    missing = tmp_path / "scheduler.json"
+    assert main(["run", str(project / "run.toml"), "--out", str(tmp_path / "out"), "--scheduler", str(missing)]) == 2
+    assert f"--scheduler {missing}: no such scheduler file" in capsys.readouterr().err
+
+
+def test_cli_runs_stages_on_an_existing_scheduler(project: Path, tmp_path: Path, cluster: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmark.cli import main
+
+    address = cluster.scheduler.address
+    assert main(["run", str(project / "run.toml"), "--out", str(tmp_path / "out"), "--quiet", "--scheduler", address,
+                 "--stop-after", "recognizer zheng2011"]) == 0
+    out = capsys.readouterr().out
+    assert f"Dask: 2 worker(s) at {address}" in out
+    assert "recognizer zheng2011: running on " in out and "recognizer zheng2011: done in" in out
+    plan = plan_run(load_run_config(project / "run.toml"), tmp_path / "out", progress=False)
+    assert plan.status(plan.builder.stages["recognizer zheng2011"]) == "cached"

@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "with its share of the cores (--jobs alone: one per core; default 1: one stage at a time, "
                    "in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the stages on the Dask cluster whose scheduler is "
-                   "at ADDRESS (tcp://host:8786); its workers must see the world and the cache folder at the same "
-                   "paths (docs/run.md)")
+                   "at ADDRESS (tcp://host:8786, or the JSON file of dask scheduler --scheduler-file); its workers "
+                   "must see the world and the cache folder at the same paths (docs/run.md)")
     p.add_argument("--report", action="store_true", help="also write OUT/report (gaitbench report) at the end")
     p.add_argument("--quiet", action="store_true", help="only the per-stage lines, no progress of the stages")
     p.set_defaults(func=cmd_run)

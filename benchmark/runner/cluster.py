@@ -177,14 +177,25 @@ def local_cluster(jobs: int, gpus: int = 0, *, dashboard: bool | None = None) ->
 
 @contextlib.contextmanager
 def external_cluster(address: str) -> Iterator[Any]:
-    """A client of the Dask scheduler at ``address`` (``tcp://host:8786``), with a clear error when none answers."""
+    """A client of an existing Dask scheduler: ``address`` is its address (``tcp://host:8786``) or the JSON file it
+    wrote with ``--scheduler-file`` (what a batch job can share on a common filesystem); a clear error when none
+    answers within 10 s."""
     from distributed import Client
 
+    path = Path(address).expanduser()
     try:
-        client = Client(address, timeout="10s")
+        if path.suffix == ".json":
+            if not path.is_file():
+                raise ConnectionError(f"--scheduler {address}: no such scheduler file (dask scheduler "
+                                      "--scheduler-file writes it when the scheduler starts)")
+            client = Client(scheduler_file=str(path), timeout="10s")
+        else:
+            client = Client(address, timeout="10s")
     except (OSError, TimeoutError) as err:
+        if isinstance(err, ConnectionError) and str(err).startswith("--scheduler"):
+            raise
         raise ConnectionError(f"--scheduler {address}: no Dask scheduler answered ({err}); start one with "
-                              "dask-scheduler, dask-jobqueue or dask-kubernetes (docs/run.md)") from None
+                              "dask scheduler, dask-jobqueue or dask-kubernetes (docs/run.md)") from None
     with client:
         yield client
 

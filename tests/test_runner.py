@@ -425,3 +425,20 @@ def test_semi_informed_attack_retrains_the_recognizer_on_the_method_s_output(pro
     np.testing.assert_array_equal(a, b.to_numpy())
     blur = frame[(frame["method"] == "blur") & (frame["evaluator"] == "zheng2011@semi-informed")]
     assert set(blur["attack"]) == {"semi-informed"} and len(blur)
+
+
+def test_rows_of_one_method_are_titled_by_the_parameters_in_which_they_differ() -> None:
+    from benchmark.runner.config import Method
+    from benchmark.runner.stages import row_titles
+
+    def method(name: str, title: str, parameters: str) -> Method:
+        return Method(name, None, parameters, True, {}, False, title)
+
+    rows = [method("noise-gait", "noise-gait", "beta=0.3;residual=True"),
+            method("noise-gait", "noise-gait", "beta=1;residual=True"),
+            method("stgan", "ST-GAN", "alpha=0.3"),
+            method("blur", "blur", "margin=4;sigma=3")]
+    assert row_titles(rows) == ["noise-gait beta=0.3", "noise-gait beta=1", "ST-GAN", "blur"]
+    # a key only one of them sets counts as a difference; equal parameters fall back to all of them
+    assert row_titles([method("stgan", "ST-GAN", "alpha=0.3"), method("stgan", "ST-GAN", "alpha=0.3;seed=1")]) == [
+        "ST-GAN alpha=0.3", "ST-GAN seed=1"]

@@ -436,7 +436,9 @@ class Builder:
 
             keys = self.picture_keys()
             index = draw_pictures(
-                folder, self.root, keys, rows=[(m.title, self.probes_root(m), m.parameters) for m in rows],
+                folder, self.root, keys,
+                rows=[(title, self.probes_root(m), m.parameters) for title, m in zip(row_titles(rows), rows,
+                                                                                     strict=True)],
                 sweep=[(m.parameters, self.probes_root(m)) for m in sweep],
                 sweep_title=sweep[0].title if sweep else "", frames=section.frames, crop=section.crop,
             )
@@ -460,6 +462,28 @@ class Builder:
             if at:
                 keys.append((view, at[0].key))
         return keys
+
+
+def _parameters(text: str) -> dict[str, str]:
+    """``"alpha=0.3;seed=1"`` -> ``{"alpha": "0.3", "seed": "1"}`` (a method's parameters column)."""
+    return dict(part.split("=", 1) if "=" in part else (part, "") for part in text.split(";") if part)
+
+
+def row_titles(methods: Sequence[Method]) -> list[str]:
+    """Each method's figure title; methods that share a title get the parameters in which they differ
+    (``noise-gait beta=0.3`` and ``noise-gait beta=1``), so that no two rows of a figure read alike."""
+    titles = []
+    for m in methods:
+        same = [o for o in methods if o.title == m.title]
+        if len(same) == 1:
+            titles.append(m.title)
+            continue
+        mine, others = _parameters(m.parameters), [_parameters(o.parameters) for o in same]
+        keys = [k for k in mine if len({o.get(k) for o in others}) > 1]
+        keys += [k for o in others for k in o if k not in mine and k not in keys]  # a key only the others set
+        differs = ";".join(f"{k}={mine[k]}" for k in keys if k in mine)
+        titles.append(f"{m.title} {differs}" if differs else f"{m.title} {m.parameters}")
+    return titles
 
 
 def build_stages(resolved: Resolved, store: Store, *, progress: bool = True) -> tuple[list[Stage], Builder]:

@@ -466,7 +466,11 @@ class Builder:
 
 def _parameters(text: str) -> dict[str, str]:
     """``"alpha=0.3;seed=1"`` -> ``{"alpha": "0.3", "seed": "1"}`` (a method's parameters column)."""
-    return dict(part.split("=", 1) if "=" in part else (part, "") for part in text.split(";") if part)
+    out = {}
+    for part in filter(None, text.split(";")):
+        key, _, value = part.partition("=")
+        out[key] = value
+    return out
 
 
 def row_titles(methods: Sequence[Method]) -> list[str]:

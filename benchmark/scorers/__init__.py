@@ -45,3 +45,11 @@ SCORERS.add(
     level="video",
     offline=False,
 )
+SCORERS.add(
+    "frame-pose",
+    "benchmark.scorers.pose:PoseScorer",
+    "BlazePose (mediapipe 0.10.14, trained on real people; bundled, offline): landmark visibility x anatomical "
+    "plausibility of the skeleton, per frame; needs the pose extra",
+    level="frame",
+    offline=True,
+)

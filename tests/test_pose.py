@@ -1,0 +1,164 @@
+"""BlazePose (benchmark.pose) and the ``frame-pose`` scorer: the anatomical checks against hand-computed values,
+and the scorer on rendered walkers against their blurred, pixelated, masked and scrambled versions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmark.pose import INDEX, LANDMARKS, VISIBILITY
+from benchmark.scorers.pose import CHECKS, Config, frame_score, measure, plausibility, seen_score
+
+# A standing person 1000 px tall (y grows downwards, feet at y = 1000), from Winter's segment fractions of the
+# height H: shoulders at 0.818 H, hips at 0.530 H, knees 0.245 H below the hips, ankles at 0.039 H; upper arm
+# 0.186 H, forearm 0.146 H hanging straight down; shoulders 0.259 H apart, hips 0.191 H apart.
+H = 1000.0
+JOINTS = {
+    "nose": (0.0, 0.93), "shoulder": (0.1295, 0.818), "elbow": (0.1295, 0.818 - 0.186),
+    "wrist": (0.1295, 0.818 - 0.186 - 0.146), "hip": (0.0955, 0.530), "knee": (0.0955, 0.530 - 0.245),
+    "ankle": (0.0955, 0.039),
+}
+
+
+def standing(visibility: float = 0.99) -> np.ndarray:
+    """Landmarks (33, 4) of the standing person: x, y in px, z 0, every landmark seen with ``visibility``."""
+    out = np.zeros((len(LANDMARKS), 4), np.float32)
+    out[:, VISIBILITY] = visibility
+    for joint, (dx, height) in JOINTS.items():
+        for side, sign in (("left", 1.0), ("right", -1.0)):
+            name = joint if joint == "nose" else f"{side}_{joint}"
+            out[INDEX[name], :2] = (500.0 + sign * dx * H if joint != "nose" else 500.0, H - height * H)
+    return out
+
+
+def test_a_standing_person_meets_every_check_and_scores_its_visibility() -> None:
+    values = measure(standing())
+    assert set(values) == {c.name for c in CHECKS}
+    assert values["thigh / shank"] == pytest.approx(0.245 / (0.530 - 0.245 - 0.039))
+    assert values["upper arm / forearm"] == pytest.approx(0.186 / 0.146)
+    assert values["torso / leg"] == pytest.approx((0.818 - 0.530) / (0.530 - 0.039))
+    assert values["knee angle"] == pytest.approx(180.0) and values["trunk lean"] == pytest.approx(0.0)
+    assert plausibility(values) == 1.0
+    assert frame_score(standing(0.8)) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_a_limb_outside_the_human_range_lowers_the_score_as_computed_by_hand() -> None:
+    lm = standing()
+    knee, ankle = INDEX["left_knee"], INDEX["right_knee"]
+    # both shanks shortened to a quarter: thigh / shank = 4 x 0.996, outside [1/2.2, 2.2]
+    for side in ("left", "right"):
+        k, a = INDEX[f"{side}_knee"], INDEX[f"{side}_ankle"]
+        lm[a, 1] = lm[k, 1] + (lm[a, 1] - lm[k, 1]) / 4
+    values = measure(lm)
+    ratio = 0.245 / ((0.530 - 0.245 - 0.039) / 4)
+    assert values["thigh / shank"] == pytest.approx(ratio)
+    torso_leg = (0.818 - 0.530) / (0.245 + (0.530 - 0.245 - 0.039) / 4)
+    assert values["torso / leg"] == pytest.approx(torso_leg)
+    assert torso_leg < 1.1  # only the thigh / shank check is outside
+    expected = math.exp(-math.log(ratio / 2.2) / 0.25)
+    assert plausibility(values) == pytest.approx(expected)
+    assert frame_score(lm) == pytest.approx(0.99 * expected, rel=1e-6)
+    assert knee != ankle
+
+
+def test_an_upside_down_person_and_no_person_score_zero() -> None:
+    lm = standing()
+    lm[:, 1] = H - lm[:, 1]  # mirrored vertically: head at the bottom
+    assert measure(lm)["head above hips"] == 0.0 and frame_score(lm) == 0.0
+    assert frame_score(np.full((len(LANDMARKS), 4), np.nan, np.float32)) == 0.0
+
+
+def test_a_folded_knee_and_an_unseen_leg() -> None:
+    lm = standing()
+    # the left ankle put back up beside the hip: the knee angle closes to about 0 degrees
+    lm[INDEX["left_ankle"], :2] = lm[INDEX["left_hip"], :2] + (5.0, 0.0)
+    lm[INDEX["right_knee"], VISIBILITY] = 0.1  # the right leg hidden: the left one is judged
+    values = measure(lm)
+    assert values["knee angle"] < 5.0 and "left leg / right leg" not in values
+    assert plausibility(values) < math.exp(-30 / 30 / 0.25) * 1.001
+    # the seen score takes the better-seen side of each pair
+    assert seen_score(lm) == pytest.approx(0.99)
+
+
+@pytest.mark.parametrize("bad", [{"stride": 0}, {"min_detection": 1.5}, {"tolerance": 0.0},
+                                 {"tolerance": float("nan")}])
+def test_config_refuses_bad_values(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Config(**bad)
+
+
+def test_a_missing_mediapipe_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import benchmark.pose as pose
+
+    real = importlib.import_module
+
+    def fail(name: str, *args: object) -> object:
+        if name == "mediapipe":
+            raise ImportError("No module named 'mediapipe'")
+        return real(name, *args)
+
+    monkeypatch.setattr(pose.importlib, "import_module", fail)
+    with pytest.raises(ImportError, match=r"pip install --no-deps mediapipe==0\.10\.14 && pip install -e '\.\[pose\]'"):
+        pose.import_mediapipe()
+
+
+# ------------------------------------------------------------------------------------------ on rendered walkers
+
+
+@pytest.fixture(scope="module")
+def walker(tmp_path_factory: pytest.TempPathFactory) -> list:
+    """One rendered person walking (12 frames) at 0, 90 and 180 degrees, with colour frames and background."""
+    pytest.importorskip("anny")
+    pytest.importorskip("mediapipe")
+    from benchmark.data.casia import CasiaB
+    from benchmark.synth.world import WorldConfig, generate
+
+    out = tmp_path_factory.mktemp("walker")
+    generate(WorldConfig("ci", subjects=1, views=(0, 90, 180), conditions=("nm-01",), frame_range=(12, 12)), out,
+             workers=1, log=None)
+    data = CasiaB(out)
+    return [data.load(ref, frames=True, background=True) for ref in data.index(None, None, None)]
+
+
+def bands_reversed(frames: np.ndarray, silhouettes: np.ndarray, k: int = 4) -> np.ndarray:
+    """The walker's box cut into ``k`` horizontal bands stacked in reverse order (feet on top, head below)."""
+    out = frames.copy()
+    for t in range(len(frames)):
+        ys, xs = np.nonzero(silhouettes[t])
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        edges = np.linspace(0, y1 - y0, k + 1).astype(int)
+        box = frames[t, y0:y1, x0:x1]
+        parts = [box[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        out[t, y0:y1, x0:x1] = np.concatenate(parts[::-1], axis=0)
+    return out
+
+
+def test_frame_pose_sees_the_rendered_walker_and_not_its_destroyed_versions(walker: list) -> None:
+    from benchmark.registry import SCORERS
+    from benchmark.steps import prepare_anonymizer
+
+    scorer = SCORERS.get("frame-pose")()
+    assert "mediapipe 0.10.14" in scorer.label
+    for seq in walker:
+        original = scorer.score(seq)
+        assert original.n == len(seq.frames) and original.value > 0.85, seq.key
+        assert scorer.score_frames(bands_reversed(seq.frames, seq.silhouettes)).mean() < 0.05, seq.key
+        assert scorer.score_frames(np.zeros_like(seq.frames)).mean() == 0.0
+        noise = np.random.default_rng(0).integers(0, 256, seq.frames.shape, dtype=np.uint8)
+        assert scorer.score_frames(noise).mean() == 0.0
+        for method in ("blur", "pixelate", "mask"):
+            destroyed = scorer.score(prepare_anonymizer(method).anonymize(seq, 0)).value
+            assert destroyed < original.value - 0.5, (seq.key, method, destroyed)
+
+
+def test_stride_scores_every_kth_frame(walker: list) -> None:
+    from benchmark.scorers.pose import PoseScorer
+
+    seq = walker[1]
+    every = PoseScorer().score_frames(seq.frames)
+    third = PoseScorer(Config(stride=3)).score_frames(seq.frames)
+    np.testing.assert_array_equal(third, every[::3])  # each frame is detected on its own: same numbers

@@ -124,3 +124,77 @@ class BlazePose:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ------------------------------------------------------------------------------------ keypoints of a whole dataset
+
+#: the folder, under a decoded cache, of the keypoints of every video BlazePose has read
+CACHE_FOLDER = f"blazepose-full-{MEDIAPIPE_VERSION}"
+
+
+def video_digest(path: Path) -> str:
+    """The sha256 of a video file's bytes (keypoints are cached by content: a replaced video is read again)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def video_keypoints(path: Path) -> np.ndarray:
+    """Landmarks ``float32 (T, 33, 4)`` of every frame of a colour video, BlazePose tracking the person from frame
+    to frame (video mode); NaN rows where no person is found."""
+    from benchmark.data.casia import read_video
+
+    frames, _ = read_video(path)
+    with BlazePose(video=True) as pose:
+        return pose(frames)
+
+
+def dataset_keypoints(root: str | os.PathLike[str], refs: list[Any], *, cache_dir: str | os.PathLike[str] | None,
+                      workers: int | None = None) -> dict[str, np.ndarray]:
+    """BlazePose landmarks ``float32 (T, 33, 4)`` of the colour video of each of ``refs`` (sequences of the
+    CASIA-B tree at ``root``), by sequence key; read from ``cache_dir/`` :data:`CACHE_FOLDER` when a video of the
+    same bytes was read before, else computed (in ``workers`` processes) and written there atomically.
+    ``FileNotFoundError`` naming the sequence when a video is missing (anonymize with colour frames)."""
+    from benchmark.data.casia import CasiaB
+    from benchmark.io import atomic_path
+    from benchmark.parallel import resolve_workers, run_ranges
+
+    import_mediapipe()  # the install hint before any work
+    data = CasiaB(root)
+    videos = {}
+    for ref in refs:
+        try:
+            videos[ref.key] = data.video_path(ref)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{exc}: pose attackers read the colour video (anonymize with a method that "
+                                    "writes colour frames, or drop the pose recognizer)") from None
+    folder = Path(cache_dir) / CACHE_FOLDER if cache_dir is not None else None
+    files = {key: (folder / f"{key}.{video_digest(path)[:20]}.npy") if folder is not None else None
+             for key, path in videos.items()}
+    todo = [key for key, f in files.items() if f is None or not f.is_file()]
+
+    def work(lo: int, hi: int) -> dict[str, np.ndarray]:
+        done = {}
+        for key in todo[lo:hi]:
+            points = video_keypoints(videos[key])
+            target = files[key]
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(target, suffix=".npy") as tmp:
+                    np.save(tmp, points)
+                continue  # read back below: one path for cached and new
+            done[key] = points
+        return done
+
+    computed: dict[str, np.ndarray] = {}
+    if todo:
+        for part in run_ranges(len(todo), resolve_workers(workers, len(todo)), work):
+            computed.update(part)
+    out = {}
+    for key, target in files.items():
+        out[key] = computed[key] if target is None else np.load(target)
+    return out

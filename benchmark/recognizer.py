@@ -49,6 +49,8 @@ class Recognizer(Plugin):
     def check_config(cls, config: Any) -> None:
         super().check_config(config)
         for key in ("height", "width"):
+            if key not in cls.required_config:  # a recognizer that reads no image (pose-gait: keypoints)
+                continue
             value = getattr(config, key)
             if not isinstance(value, int) or value < cls.min_size:
                 raise ValueError(f"{cls.name} config: {key} must be a whole number >= {cls.min_size}, got {value!r}")

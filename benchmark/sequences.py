@@ -24,7 +24,9 @@ from benchmark.io import cache_root
 from benchmark.silhouettes import MIN_FOREGROUND_PIXELS, gei, normalize_uint8
 from benchmark.types import GaitSequence
 
-KINDS = ("gei", "frames")
+KINDS = ("gei", "frames", "pose")
+#: a pose input's item: BlazePose's 33 landmarks x (x px, y px, z, visibility) per frame (benchmark.pose)
+POSE_SHAPE = (33, 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +40,11 @@ class InputSpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"input kind must be one of {KINDS}, got {self.kind!r}")
-        if self.height < 8 or self.width < 8:
+        if self.kind == "pose":
+            if (self.height, self.width) != POSE_SHAPE:
+                raise ValueError(f"a pose input is {POSE_SHAPE} per frame (landmarks x values), got "
+                                 f"{self.height}x{self.width}")
+        elif self.height < 8 or self.width < 8:
             raise ValueError(f"input size must be at least 8x8, got {self.height}x{self.width}")
 
     def prepare(self, normalized: np.ndarray) -> np.ndarray:
@@ -236,6 +242,9 @@ def load_sequences(
     """
     from benchmark.data.cache import load_normalized
 
+    if spec.kind == "pose":
+        return load_pose_sequences(root, spec, subjects=subjects, conditions=conditions, views=views,
+                                   cache_dir=cache_dir, workers=workers, allow_empty=allow_empty)
     wanted = sorted(set(subjects)) if subjects is not None else None
     if wanted is None:
         wanted = sorted({r.subject for r in CasiaB(root).index(conditions=conditions, views=views)})
@@ -265,6 +274,35 @@ def load_sequences(
 
     order = sorted(range(len(out)), key=key)
     return out.subset(order)
+
+
+def load_pose_sequences(
+    root: str | os.PathLike[str],
+    spec: InputSpec,
+    *,
+    subjects: Iterable[str] | None = None,
+    conditions: Iterable[str] | None = None,
+    views: Iterable[int] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    allow_empty: bool = False,
+) -> Sequences:
+    """:func:`load_sequences` for ``spec.kind == "pose"``: BlazePose landmarks ``float32 (T, 33, 4)`` of each selected
+    sequence's colour video (:func:`benchmark.pose.dataset_keypoints`, cached under ``cache_dir``). Sequences in
+    which no frame shows a person are left out, as silhouette sequences without a usable frame are."""
+    from benchmark.pose import dataset_keypoints
+
+    refs = CasiaB(root).index(None if subjects is None else sorted(set(subjects)), conditions, views)
+    points = dataset_keypoints(root, refs, cache_dir=cache_dir, workers=workers) if refs else {}
+    kept = [r for r in refs if not np.isnan(points[r.key][:, 0, 0]).all()]
+    if not kept:
+        if allow_empty:
+            return Sequences.make([], [], [], [], spec)
+        raise ValueError(f"no sequences with a person found by BlazePose in {root} for subjects {_short(subjects)}, "
+                         f"conditions {_short(conditions)}, views {_short(views)}")
+    kept.sort(key=lambda r: (r.subject, condition_order(r.condition), r.view))
+    return Sequences.make([points[r.key] for r in kept], [r.subject for r in kept], [r.condition for r in kept],
+                          [r.view for r in kept], spec)
 
 
 def _short(values: Iterable[Any] | None) -> str:

@@ -39,3 +39,12 @@ RECOGNIZERS.add(
     torch=True,
     pairwise=False,
 )
+RECOGNIZERS.add(
+    "pose-gait",
+    "recognizers.posegait:PoseGait",
+    "skeleton gait recognizer: BlazePose keypoints from the colour video, temporal convolution, triplet + CE "
+    "(in the style of GaitGraph, Teepe et al. 2021); needs the pose extra",
+    input="pose 33x4",
+    torch=True,
+    pairwise=False,
+)

@@ -4,6 +4,7 @@ and the scorer on rendered walkers against their blurred, pixelated, masked and 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +14,13 @@ from benchmark.scorers.pose import CHECKS, Config, frame_score, measure, plausib
 
 # A standing person 1000 px tall (y grows downwards, feet at y = 1000), from Winter's segment fractions of the
 # height H: shoulders at 0.818 H, hips at 0.530 H, knees 0.245 H below the hips, ankles at 0.039 H; upper arm
-# 0.186 H, forearm 0.146 H hanging straight down; shoulders 0.259 H apart, hips 0.191 H apart.
+# 0.186 H, forearm 0.146 H hanging straight down; shoulders 0.259 H apart, hips 0.191 H apart; heels and toes on
+# the floor.
 H = 1000.0
 JOINTS = {
     "nose": (0.0, 0.93), "shoulder": (0.1295, 0.818), "elbow": (0.1295, 0.818 - 0.186),
     "wrist": (0.1295, 0.818 - 0.186 - 0.146), "hip": (0.0955, 0.530), "knee": (0.0955, 0.530 - 0.245),
-    "ankle": (0.0955, 0.039),
+    "ankle": (0.0955, 0.039), "heel": (0.0955, 0.0), "foot_index": (0.0955, 0.0),
 }
 
 
@@ -162,3 +164,83 @@ def test_stride_scores_every_kth_frame(walker: list) -> None:
     every = PoseScorer().score_frames(seq.frames)
     third = PoseScorer(Config(stride=3)).score_frames(seq.frames)
     np.testing.assert_array_equal(third, every[::3])  # each frame is detected on its own: same numbers
+
+
+# ------------------------------------------------------------------------------------------ the pose-gait attacker
+
+
+def test_normalize_centres_on_the_hips_and_scales_by_body_height() -> None:
+    from recognizers.posegait import JOINTS, normalize
+
+    lm = np.stack([standing(), standing(), np.full((len(LANDMARKS), 4), np.nan, np.float32)])
+    lm[1, :, 0] += 10.0  # the second frame 10 px to the right: positions unchanged, velocity 0 after scaling
+    out = normalize(lm)
+    assert out.shape == (2, len(JOINTS), 5)  # the frame without a person is dropped
+    ankle, nose = JOINTS.index("left_ankle"), JOINTS.index("nose")
+    extent = 0.93 * H  # the 17 joints span the nose to the heels
+    np.testing.assert_allclose(out[0, ankle, :2], [0.0955 * H / extent, (0.530 - 0.039) * H / extent], rtol=1e-5)
+    np.testing.assert_allclose(out[0, nose, :2], [0.0, -(0.93 - 0.530) * H / extent], rtol=1e-5)
+    np.testing.assert_allclose(out[:, :, 2:4], 0.0, atol=1e-6)  # a translation is no motion
+    np.testing.assert_allclose(out[:, :, 4], 0.99)
+    assert normalize(np.full((3, len(LANDMARKS), 4), np.nan, np.float32)).shape == (0, len(JOINTS), 5)
+
+
+@pytest.fixture(scope="module")
+def six_walkers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six rendered people, four normal walks each, at 90 degrees (30 frames, colour videos)."""
+    pytest.importorskip("anny")
+    pytest.importorskip("mediapipe")
+    from benchmark.synth.world import WorldConfig, generate
+
+    out = tmp_path_factory.mktemp("six")
+    generate(WorldConfig("ci", subjects=6, views=(90,), conditions=("nm-01", "nm-02", "nm-03", "nm-04"),
+                         frame_range=(30, 30)), out, workers=1, log=None)
+    return out
+
+
+def test_pose_gait_learns_to_identify_walkers_from_their_keypoints(six_walkers: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmark.pose as pose
+    import recognizers  # noqa: F401  (the declarations)
+    from benchmark.recognizer import load_recognizer, recognizer_class
+    from benchmark.sequences import load_sequences
+    from benchmark.training import FitOptions
+
+    cls = recognizer_class("pose-gait")
+    rec = cls(cls.Config(epochs=15, batches_per_epoch=10, subjects_per_batch=6, sequences_per_subject=3, clip=24))
+    cache = tmp_path / "cache"
+    train = load_sequences(six_walkers, rec.spec, conditions=["nm-01", "nm-02", "nm-03"], cache_dir=cache, workers=1)
+    probes = load_sequences(six_walkers, rec.spec, conditions=["nm-04"], cache_dir=cache, workers=1)
+    assert len(train) == 18 and len(probes) == 6 and train.items[0].shape == (30, 33, 4)
+    assert len(list((cache / pose.CACHE_FOLDER).glob("*.npy"))) == 24
+
+    # read again: from the cache, BlazePose not run
+    def no_model(path: Path) -> np.ndarray:
+        raise AssertionError(f"BlazePose ran again on {path}")
+
+    monkeypatch.setattr(pose, "video_keypoints", no_model)
+    again = load_sequences(six_walkers, rec.spec, conditions=["nm-04"], cache_dir=cache, workers=1)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(again.items, probes.items, strict=True))
+
+    rec.fit(train, options=FitOptions(device="cpu", progress=False))
+    gallery = train.subset(train.conditions == "nm-01")
+    distances = rec.distance(gallery, probes)  # (6 probes, 6 gallery)
+    top1 = float(np.mean(gallery.subjects[distances.argmin(1)] == probes.subjects))
+    assert top1 >= 0.5, top1  # chance: 1/6
+    rec.save(tmp_path / "pose.npz")
+    np.testing.assert_allclose(load_recognizer(tmp_path / "pose.npz").distance(gallery, probes), distances,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_sequence_without_a_colour_video_is_named(six_walkers: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from benchmark.data.casia import CasiaB
+    from benchmark.pose import dataset_keypoints
+
+    copy = tmp_path / "world"
+    shutil.copytree(six_walkers, copy)
+    (copy / "videos" / "003-nm-02-090.avi").unlink()
+    refs = CasiaB(copy).index(["003"], ["nm-02"], [90])
+    with pytest.raises(FileNotFoundError, match=r"003-nm-02-090\.avi not found.*colour frames"):
+        dataset_keypoints(copy, refs, cache_dir=tmp_path / "cache", workers=1)

@@ -280,12 +280,25 @@ class Builder:
             return self.root
         return self.folder(f"anonymize-gallery {method.label}") / "data"
 
+    @property
+    def reads_video(self) -> bool:
+        """Whether a recognizer of the run reads the colour video (pose-gait): the informed attackers' anonymized
+        galleries and training data then keep their colour frames too."""
+        from benchmark.registry import RECOGNIZERS
+
+        return any(getattr(RECOGNIZERS.get(name), "input_kind", "") == "pose" for name in self.r.recognizers)
+
+    def _colour(self, selection: str) -> tuple[str, bool | str]:
+        """The selection's description and ``videos`` option: silhouettes only, or with colour for pose attackers
+        (another key, since the output differs)."""
+        return (f"{selection}, colour", "auto") if self.reads_video else (selection, False)
+
     def anonymize_gallery(self, method: Method) -> None:
         """The test group's gallery conditions anonymized by ``method`` with the run's seed + 1 (an attacker
         who anonymizes their own gallery does not share the seed of the probes)."""
-        self._anonymize_stage(method, "anonymize-gallery", self.c.seed + 1,
-                              "test group x gallery conditions x protocol views",
-                              lambda: {"conditions": list(self.r.protocol.gallery), "videos": False})
+        selection, videos = self._colour("test group x gallery conditions x protocol views")
+        self._anonymize_stage(method, "anonymize-gallery", self.c.seed + 1, selection,
+                              lambda: {"conditions": list(self.r.protocol.gallery), "videos": videos})
 
     def anonymize_training(self, method: Method) -> None:
         """The protocol's recognizer group, every condition, anonymized by ``method`` with the run's seed + 2: what
@@ -297,10 +310,10 @@ class Builder:
 
             group = self.split()[TRAIN_GROUP]
             conditions = sorted({r.condition for r in CasiaB(self.root).index(group, None, self.r.protocol.views)})
-            return {"subjects": group, "conditions": conditions, "videos": False}
+            return {"subjects": group, "conditions": conditions, "videos": videos}
 
-        self._anonymize_stage(method, "anonymize-training", self.c.seed + 2,
-                              "recognizer group x every condition x protocol views", select)
+        selection, videos = self._colour("recognizer group x every condition x protocol views")
+        self._anonymize_stage(method, "anonymize-training", self.c.seed + 2, selection, select)
 
     def informed_recognizer(self, name: str, config: Any, method: Method) -> None:
         """Recognizer ``name`` retrained on ``method``'s output for the recognizer group (semi-informed)."""

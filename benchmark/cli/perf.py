@@ -108,9 +108,55 @@ def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> 
     if only is None:
         print("naturalness scorers: not timed by default (about a minute on two cores): gaitbench perf --only scorer",
               flush=True)
+        print("BlazePose (frame-pose, pose-gait's keypoints): gaitbench perf --only pose", flush=True)
     else:
         _time_scorers(case, only)
+        if any(k in "pose keypoints scorer frame-pose" for k in only):
+            _time_pose(case, frames)
     return rows
+
+
+def _rendered_walker(frames: int) -> Any:
+    """One person of the synthetic world walking at 90 degrees (``frames`` frames, colour), or None without the
+    synth extra. BlazePose's cost depends on finding a person: the procedural walkers are not people to it."""
+    try:
+        from benchmark.data.casia import CasiaB
+        from benchmark.synth.world import WorldConfig, generate
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        config = WorldConfig("ci", subjects=1, views=(90,), conditions=("nm-01",), frame_range=(frames, frames))
+        generate(config, Path(tmp), workers=1, log=None)
+        data = CasiaB(tmp)
+        return data.load(data.index()[0], frames=True)
+
+
+def _time_pose(case: Case, frames: int) -> None:
+    """BlazePose on a rendered walker: keypoints in video mode (pose-gait's extraction) and the frame-pose scorer
+    (each frame detected on its own)."""
+    from benchmark.pose import BlazePose, import_mediapipe
+
+    try:
+        import_mediapipe()
+    except ImportError as exc:
+        print(f"{'pose keypoints':<44} skipped: {exc}", flush=True)
+        return
+    seq = _rendered_walker(min(frames, 120))
+    if seq is None:
+        print(f"{'pose keypoints':<44} skipped: rendering a walker needs the 'synth' extra", flush=True)
+        return
+    n = len(seq.frames)
+
+    def tracked() -> object:
+        with BlazePose(video=True) as pose:
+            return pose(seq.frames)
+
+    case("pose keypoints (BlazePose, video mode), 1 core", tracked, n, REAL_TIME_FPS, "frames of a rendered walker")
+    from benchmark.scorers.pose import PoseScorer
+
+    scorer = PoseScorer()
+    case("scorer frame-pose (rendered walker)", lambda: scorer.score_frames(seq.frames), n, REAL_TIME_FPS,
+         "frames of video, each detected on its own")
 
 
 def _stgan_with_random_weights() -> Any:
@@ -295,7 +341,7 @@ def _time_scorers(case: Case, only: set[str]) -> None:
     from benchmark.registry import SCORERS, load_plugin_declarations
 
     load_plugin_declarations()
-    listed = {scorer for _, scorer, _, _ in SCORER_CASES}
+    listed = {scorer for _, scorer, _, _ in SCORER_CASES} | {"frame-pose"}  # timed on a rendered walker instead
     cases = list(SCORER_CASES) + [(f"scorer {n}", n, "", _registered_default(n)) for n in SCORERS.names()
                                   if n not in listed]
     for name, _, extra, build in cases:

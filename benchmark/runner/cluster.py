@@ -16,10 +16,11 @@ state the workers share:
   torch thread count is the one exception: set ``threads`` in the config to the same value for both, as
   ``configs/ci.toml`` does, for byte-identical floats).
 
-Cores: a local cluster has ``jobs`` single-threaded worker processes; each stage gets ``cores // jobs`` torch
-threads and decoding processes unless the config sets ``threads`` and ``workers``. With ``device`` resolving to a
-GPU here, the first ``min(jobs, GPUs)`` workers each own one GPU and the stages that train or run models
-(:data:`GPU_KINDS`) go only to them, one stage per GPU; the other workers and the other stages use the CPU.
+Cores: a local cluster has ``jobs`` single-threaded worker processes; each stage gets ``cores // jobs`` torch,
+OpenCV and OpenMP/BLAS threads and decoding processes, unless the config sets ``threads`` and ``workers``. With
+``device`` resolving to a GPU here, the first ``min(jobs, GPUs)`` workers each own one GPU and the stages that
+train or run models (:data:`GPU_KINDS`) go only to them, one stage per GPU; the other workers and the other
+stages use the CPU.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def _worker_cores() -> int:
 
 def run_stage_task(job: Job, name: str, key: str, head: str, *inputs: StageResult) -> StageResult:
     """The Dask task of one stage (``inputs``: the results of its input stages' tasks, there for the ordering)."""
+    import cv2
     import torch
     from distributed import get_worker
 
@@ -126,7 +128,9 @@ def run_stage_task(job: Job, name: str, key: str, head: str, *inputs: StageResul
         raise RuntimeError(f"stage {name!r} (key {key}) {found} on worker {worker.name}: the worker plans the run "
                            "with other code, another world or other plug-ins than the client; install the same "
                            "gaitbench version and share the world and the cache folder")
-    torch.set_num_threads(plan.resolved.config.threads)
+    threads = plan.resolved.config.threads
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)  # OpenCV's own pool (HOG, resizing) would use every core of the machine
     worker.log_event(TOPIC, {"name": name, "head": head, "worker": str(worker.name)})
     return run_stage(plan, stage, head, lambda line: None)
 
@@ -158,12 +162,15 @@ def local_cluster(jobs: int, gpus: int = 0, *, dashboard: bool | None = None) ->
     dashboard = _has_dashboard() if dashboard is None else dashboard
     scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard": dashboard,
                                                "dashboard_address": ":0" if dashboard else None}}
+    # Dask starts workers with one OpenMP / BLAS thread; a stage's share of the cores is what it may use.
+    share = str(max(1, available_cores() // jobs))
+    threads = {"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share, "OPENBLAS_NUM_THREADS": share}
     workers = {}
     for i in range(jobs):
         options: dict[str, Any] = {"host": "127.0.0.1", "nthreads": 1, "memory_limit": 0, "dashboard": False,
-                                   "silence_logs": logging.ERROR}
+                                   "silence_logs": logging.ERROR, "env": dict(threads)}
         if gpus:
-            options["env"] = {"CUDA_VISIBLE_DEVICES": str(i) if i < gpus else ""}
+            options["env"]["CUDA_VISIBLE_DEVICES"] = str(i) if i < gpus else ""
             if i < gpus:
                 options["resources"] = {GPU: 1}
         workers[f"stage-worker-{i}"] = {"cls": Nanny, "options": options}

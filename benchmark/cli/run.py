@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.cli.args import non_negative_int, positive_int
+from benchmark.cli.args import non_negative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,9 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is complete (a name from --dry-run)")
     p.add_argument("--prune", action="store_true", help="first delete cached stages this config no longer uses "
                    "(not on a cache shared with other configs)")
-    p.add_argument("--jobs", type=positive_int, nargs="?", const=0, default=1, metavar="N",
+    p.add_argument("--jobs", type=non_negative_int, nargs="?", const=0, default=1, metavar="N",
                    help="run up to N independent stages at once in a local Dask cluster of N processes, each stage "
-                   "with its share of the cores (--jobs alone: one per core; default 1: one stage at a time, "
+                   "with its share of the cores (--jobs 0, or --jobs alone: one per core; default 1: one stage at a time, "
                    "in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the stages on the Dask cluster whose scheduler is "
                    "at ADDRESS (tcp://host:8786, or the JSON file of dask scheduler --scheduler-file); its workers "

@@ -80,7 +80,7 @@ def test_registry_lists_recognizers_without_importing_torch() -> None:
         "load_plugin_declarations(); print(RECOGNIZERS.names(), 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['gaitset', 'geinet', 'wu2017-mt', 'zheng2011'] False"
+    assert out.strip() == "['gaitset', 'geinet', 'pose-gait', 'wu2017-mt', 'zheng2011'] False"
     load_plugin_declarations()
     assert RECOGNIZERS.entry("wu2017-mt").meta["pairwise"] is True
     with pytest.raises(KeyError, match="did you mean 'gaitset'"):
@@ -193,5 +193,7 @@ def test_inputs_are_checked() -> None:
         rec.embed(world(rec.spec, range(2)))
     with pytest.raises(ValueError, match="at least 2 training subjects"):
         rec.fit(world(rec.spec, range(1)))
-    with pytest.raises(ValueError, match=r"input kind must be one of \('gei', 'frames'\), got 'video'"):
+    with pytest.raises(ValueError, match=r"input kind must be one of \('gei', 'frames', 'pose'\), got 'video'"):
         InputSpec(64, 44, "video")
+    with pytest.raises(ValueError, match=r"a pose input is \(33, 4\) per frame"):
+        InputSpec(64, 44, "pose")

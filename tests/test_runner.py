@@ -442,3 +442,29 @@ def test_rows_of_one_method_are_titled_by_the_parameters_in_which_they_differ() 
     # a key only one of them sets counts as a difference; equal parameters fall back to all of them
     assert row_titles([method("stgan", "ST-GAN", "alpha=0.3"), method("stgan", "ST-GAN", "alpha=0.3;seed=1")]) == [
         "ST-GAN alpha=0.3", "ST-GAN seed=1"]
+
+
+def test_a_stage_that_sets_torch_threads_does_not_change_them_for_the_next(tmp_path: Path) -> None:
+    """The body model sets torch to one thread for rendering; a serial run used to keep that for every stage after
+    the world."""
+    import torch
+
+    from benchmark.runner.execute import _keeping_torch_threads
+
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2
+
+    def stage(folder: Path) -> dict[str, Any]:
+        torch.set_num_threads(want)
+        return {"threads": torch.get_num_threads()}
+
+    assert _keeping_torch_threads(stage, tmp_path) == {"threads": want}
+    assert torch.get_num_threads() == before
+
+    def fails(folder: Path) -> dict[str, Any]:
+        torch.set_num_threads(want)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _keeping_torch_threads(fails, tmp_path)
+    assert torch.get_num_threads() == before

@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(not on a cache shared with other configs)")
     p.add_argument("--jobs", type=non_negative_int, nargs="?", const=0, default=1, metavar="N",
                    help="run up to N independent stages at once in a local Dask cluster of N processes, each stage "
-                   "with its share of the cores (--jobs 0, or --jobs alone: one per core; default 1: one stage at a time, "
-                   "in this process)")
+                   "with its share of the cores (--jobs 0, or --jobs alone: one per core; default 1: one stage at a "
+                   "time, in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the stages on the Dask cluster whose scheduler is "
                    "at ADDRESS (tcp://host:8786, or the JSON file of dask scheduler --scheduler-file); its workers "
                    "must see the world and the cache folder at the same paths (docs/run.md)")

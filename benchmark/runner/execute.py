@@ -147,6 +147,19 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
     return RunResult(plan.out, results, finished=True)
 
 
+def _keeping_torch_threads(run: Callable[[Path], dict[str, Any]], folder: Path) -> dict[str, Any]:
+    """``run(folder)``, with torch's thread count put back afterwards: a library may set it for its own work (the
+    body model sets 1 for rendering), and the stages after it must not inherit that."""
+    torch = sys.modules.get("torch")
+    before = None if torch is None else torch.get_num_threads()
+    try:
+        return run(folder)
+    finally:
+        torch = sys.modules.get("torch")
+        if before is not None and torch is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -> StageResult:
     inputs = {name: plan.builder.stages[name].key for name in stage.inputs}
     status = plan.status(stage)
@@ -157,7 +170,7 @@ def run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -
             record = plan.store.record(stage) if plan.status(stage) == "cached" else None  # another process did it
             state = "resumed" if status == "partial" else "ran"
             if record is None:
-                report = stage.run(folder)
+                report = _keeping_torch_threads(stage.run, folder)
                 record = plan.store.finish(stage, inputs, time.perf_counter() - began, report)
             else:
                 state = "cached"

@@ -109,11 +109,54 @@ def run(frames: int, repeats: int, tree: Path | None, only: set[str] | None) -> 
         print("naturalness scorers: not timed by default (about a minute on two cores): gaitbench perf --only scorer",
               flush=True)
         print("BlazePose (frame-pose, pose-gait's keypoints): gaitbench perf --only pose", flush=True)
+        print("how much N processes at once gain on this machine (gaitbench run --jobs): gaitbench perf --only cores",
+              flush=True)
     else:
         _time_scorers(case, only)
+        if "cores" in only:
+            n = os.cpu_count() or 1
+            ratio, one = core_scaling(n, repeats)
+            rows.append((f"cores: {n} processes at once", ratio, ratio, ratio, f"{n} (one per core)"))
+            print(f"{f'cores: {n} one-thread processes at once':<44} {ratio:>11.2f} x one alone (ideal {n}; one "
+                  f"alone takes {one:.2f} s, median of {repeats}): what --jobs {n} can gain at most", flush=True)
         if any(k in "pose keypoints scorer frame-pose" for k in only):
             _time_pose(case, frames)
     return rows
+
+
+def _busy(seconds_unused: float = 0.0) -> float:
+    """A fixed CPU-bound torch workload on one thread (a small 2D convolution net, forward and backward); returns
+    its wall time. The unit of :func:`core_scaling`."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 5, padding=2), torch.nn.ReLU(),
+                              torch.nn.Conv2d(16, 16, 3, padding=1))
+    x = torch.rand(16, 1, 64, 44)
+    start = time.perf_counter()
+    for _ in range(30):
+        net(x).sum().backward()
+    return time.perf_counter() - start
+
+
+def core_scaling(processes: int, repeats: int) -> tuple[float, float]:
+    """Throughput of ``processes`` one-thread workers running :func:`_busy` at once, over one worker alone (the
+    medians of ``repeats``): 2.0 on two cores that are really two, about 1 where they share one core's time.
+    Returns (ratio, median seconds of one worker alone)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    alone, together = [], []
+    with ctx.Pool(processes) as pool:
+        pool.map(_busy, [0.0] * processes)  # warm-up: imports
+        for _ in range(repeats):
+            alone.append(pool.apply(_busy, (0.0,)))
+            start = time.perf_counter()
+            pool.map(_busy, [0.0] * processes, chunksize=1)
+            together.append(time.perf_counter() - start)
+    one, many = statistics.median(alone), statistics.median(together)
+    return processes * one / many, one
 
 
 def _rendered_walker(frames: int) -> Any:

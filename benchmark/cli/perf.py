@@ -12,6 +12,10 @@ depend on the weights' values: a scorer whose trained weights are not on this ma
 network freshly initialised, written to a temporary checkpoint in the format its loader reads, and its line
 says "random weights, timing only". A scorer whose optional extra is not installed is skipped with a line
 naming the extra.
+
+``--only pose`` times BlazePose on a rendered walker (pose-gait's keypoint extraction, the frame-pose scorer);
+``--only cores`` measures how much N one-thread processes at once gain over one alone on this machine (the most
+``gaitbench run --jobs N`` can gain).
 """
 
 from __future__ import annotations

@@ -243,8 +243,12 @@ def load_sequences(
     from benchmark.data.cache import load_normalized
 
     if spec.kind == "pose":
-        return load_pose_sequences(root, spec, subjects=subjects, conditions=conditions, views=views,
-                                   cache_dir=cache_dir, workers=workers, allow_empty=allow_empty)
+        refs = CasiaB(root).index(None if subjects is None else sorted(set(subjects)), conditions, views)
+        data = _pose_sequences(root, spec, refs, cache_dir, workers)
+        if not len(data) and not allow_empty:
+            raise ValueError(f"no sequences with a person found by BlazePose in {root} for subjects "
+                             f"{_short(subjects)}, conditions {_short(conditions)}, views {_short(views)}")
+        return data
     wanted = sorted(set(subjects)) if subjects is not None else None
     if wanted is None:
         wanted = sorted({r.subject for r in CasiaB(root).index(conditions=conditions, views=views)})
@@ -276,31 +280,16 @@ def load_sequences(
     return out.subset(order)
 
 
-def load_pose_sequences(
-    root: str | os.PathLike[str],
-    spec: InputSpec,
-    *,
-    subjects: Iterable[str] | None = None,
-    conditions: Iterable[str] | None = None,
-    views: Iterable[int] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    workers: int | None = None,
-    allow_empty: bool = False,
-) -> Sequences:
-    """:func:`load_sequences` for ``spec.kind == "pose"``: BlazePose landmarks ``float32 (T, 33, 4)`` of each selected
-    sequence's colour video (:func:`benchmark.pose.dataset_keypoints`, cached under ``cache_dir``). Sequences in
+def _pose_sequences(root: str | os.PathLike[str], spec: InputSpec, refs: list[Any],
+                    cache_dir: str | os.PathLike[str] | None, workers: int | None) -> Sequences:
+    """:func:`load_sequences` for ``spec.kind == "pose"``: BlazePose landmarks ``float32 (T, 33, 4)`` of each of
+    ``refs``' colour videos (:func:`benchmark.pose.dataset_keypoints`, cached under ``cache_dir``). Sequences in
     which no frame shows a person are left out, as silhouette sequences without a usable frame are."""
     from benchmark.pose import dataset_keypoints
 
-    refs = CasiaB(root).index(None if subjects is None else sorted(set(subjects)), conditions, views)
     points = dataset_keypoints(root, refs, cache_dir=cache_dir, workers=workers) if refs else {}
-    kept = [r for r in refs if not np.isnan(points[r.key][:, 0, 0]).all()]
-    if not kept:
-        if allow_empty:
-            return Sequences.make([], [], [], [], spec)
-        raise ValueError(f"no sequences with a person found by BlazePose in {root} for subjects {_short(subjects)}, "
-                         f"conditions {_short(conditions)}, views {_short(views)}")
-    kept.sort(key=lambda r: (r.subject, condition_order(r.condition), r.view))
+    kept = sorted((r for r in refs if not np.isnan(points[r.key][:, 0, 0]).all()),
+                  key=lambda r: (r.subject, condition_order(r.condition), r.view))
     return Sequences.make([points[r.key] for r in kept], [r.subject for r in kept], [r.condition for r in kept],
                           [r.view for r in kept], spec)
 

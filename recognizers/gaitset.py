@@ -27,7 +27,9 @@ from torch import nn
 
 from benchmark.api import Embedding, Sequences
 from recognizers.linear import pairwise_euclidean
-from recognizers.nn import TorchRecognizer
+from recognizers.nn import PKSampler, TorchRecognizer, batch_all_triplet_loss, subject_labels, triplet_and_ce
+
+__all__ = ["GaitSet", "GaitSetConfig", "GaitSetModel", "batch_all_triplet_loss"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,31 +57,6 @@ class GaitSetConfig:
             raise ValueError(f"channels must list 3 widths, got {self.channels}")
         if self.height % 4 or self.height // 4 < max(self.scales):
             raise ValueError(f"height must be a multiple of 4 with height/4 >= the largest scale, got {self.height}")
-
-
-def batch_all_triplet_loss(features: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
-    """Batch-all triplet loss, per strip, averaged over the triplets that violate the margin.
-
-    Parameters
-    ----------
-    features : Tensor, float (S, N, D)
-        ``S`` strips (computed independently), ``N`` sequences.
-    labels : Tensor, int (N,)
-    margin : float
-
-    Returns
-    -------
-    Tensor, scalar
-        Mean of ``max(0, d(a, p) - d(a, n) + margin)`` over all valid (a, p, n) and strips with a positive value
-        (GaitSet's choice: averaging over the hard triplets only keeps the gradient from vanishing); 0 if none.
-    """
-    dist = torch.cdist(features, features)  # (S, N, N)
-    same = labels[:, None] == labels[None, :]  # (N, N)
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    valid = (same & ~eye)[:, :, None] & ~same[:, None, :]  # (N, N_pos, N_neg)
-    tri = F.relu(dist[:, :, :, None] - dist[:, :, None, :] + margin)[:, valid]  # (S, triplets)
-    hard = (tri > 0).sum()
-    return tri.sum() / hard.clamp(min=1)
 
 
 class GaitSetModel(nn.Module):
@@ -153,17 +130,12 @@ class GaitSet(TorchRecognizer):
 
     def plan(self, data: Sequences, epoch: int, rng: np.random.Generator) -> list[Any]:
         cfg = self.config
-        by_subject = {s: np.flatnonzero(data.subjects == s) for s in sorted(set(data.subjects.tolist()))}
-        names = list(by_subject)
-        p = min(cfg.subjects_per_batch, len(names))
+        sampler = PKSampler(data.subjects)
         batches = []
         for _ in range(cfg.batches_per_epoch):
-            seqs = []
-            for s in rng.choice(len(names), p, replace=False):
-                pool = by_subject[names[s]]
-                seqs += list(rng.choice(pool, cfg.sequences_per_subject, replace=len(pool) < cfg.sequences_per_subject))
+            seqs = sampler.draw(cfg.subjects_per_batch, cfg.sequences_per_subject, rng)
             frames = [rng.integers(0, len(data.items[i]), cfg.frames) for i in seqs]
-            batches.append((np.asarray(seqs), np.stack(frames)))
+            batches.append((seqs, np.stack(frames)))
         return batches
 
     def loss(
@@ -172,14 +144,9 @@ class GaitSet(TorchRecognizer):
         seqs, frames = batch
         sets = np.stack([data.items[i][f] for i, f in zip(seqs, frames, strict=True)])  # uint8 (N, F, h, w)
         x = torch.from_numpy(sets).to(device).float().div_(255)
-        codes = {s: k for k, s in enumerate(self.extra["subjects"])}
-        labels = torch.tensor([codes[s] for s in data.subjects[seqs]], device=device)  # (N,)
         feats, logits = net(x)  # (S, N, D), (S, N, C)
-        triplet = batch_all_triplet_loss(feats, labels, self.config.margin)
-        if logits is None:
-            return triplet, {"triplet": float(triplet.detach())}
-        ce = F.cross_entropy(logits.flatten(0, 1), labels.repeat(logits.shape[0]))  # every strip classifies
-        return triplet + self.config.ce_weight * ce, {"triplet": float(triplet.detach()), "ce": float(ce.detach())}
+        labels = subject_labels(self.extra, data.subjects[seqs], device)  # (N,)
+        return triplet_and_ce(feats, logits, labels, self.config.margin, self.config.ce_weight)
 
     def features(self, net: nn.Module, data: Sequences, index: np.ndarray, device: torch.device) -> torch.Tensor:
         model: Any = net

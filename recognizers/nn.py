@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from benchmark.api import (
@@ -42,6 +43,67 @@ def data_signature(data: Sequences) -> str:
 def geis_tensor(data: Sequences, index: Sequence[int] | np.ndarray, device: torch.device) -> torch.Tensor:
     """GEIs of ``data[index]`` as ``float32 (B, 1, h, w)`` in [0, 1] on ``device``."""
     return torch.from_numpy(np.stack([data.items[int(i)] for i in index]))[:, None].to(device)
+
+
+def batch_all_triplet_loss(features: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
+    """Batch-all triplet loss, per strip, averaged over the triplets that violate the margin.
+
+    Parameters
+    ----------
+    features : Tensor, float (S, N, D)
+        ``S`` strips (computed independently), ``N`` sequences.
+    labels : Tensor, int (N,)
+    margin : float
+
+    Returns
+    -------
+    Tensor, scalar
+        Mean of ``max(0, d(a, p) - d(a, n) + margin)`` over all valid (a, p, n) and strips with a positive value
+        (GaitSet's choice: averaging over the hard triplets only keeps the gradient from vanishing); 0 if none.
+    """
+    dist = torch.cdist(features, features)  # (S, N, N)
+    same = labels[:, None] == labels[None, :]  # (N, N)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    valid = (same & ~eye)[:, :, None] & ~same[:, None, :]  # (N, N_pos, N_neg)
+    tri = F.relu(dist[:, :, :, None] - dist[:, :, None, :] + margin)[:, valid]  # (S, triplets)
+    hard = (tri > 0).sum()
+    return tri.sum() / hard.clamp(min=1)
+
+
+def triplet_and_ce(features: torch.Tensor, logits: torch.Tensor | None, labels: torch.Tensor, margin: float,
+                   ce_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """The metric-learning loss of GaitSet and pose-gait: :func:`batch_all_triplet_loss` on ``features`` (S, N, D),
+    plus ``ce_weight`` x the cross-entropy of every strip's ``logits`` (S, N, C; None without a classifier)."""
+    triplet = batch_all_triplet_loss(features, labels, margin)
+    if logits is None:
+        return triplet, {"triplet": float(triplet.detach())}
+    ce = F.cross_entropy(logits.flatten(0, 1), labels.repeat(logits.shape[0]))  # every strip classifies
+    return triplet + ce_weight * ce, {"triplet": float(triplet.detach()), "ce": float(ce.detach())}
+
+
+class PKSampler:
+    """P x K batches: ``p`` subjects drawn without replacement, ``k`` sequences of each (with replacement when a
+    subject has fewer). ``usable`` (bool per sequence) leaves sequences out of the draw; subjects left with none
+    are never drawn."""
+
+    def __init__(self, subjects: np.ndarray, usable: np.ndarray | None = None) -> None:
+        keep = np.ones(len(subjects), bool) if usable is None else np.asarray(usable, bool)
+        by_subject = {s: np.flatnonzero((subjects == s) & keep) for s in sorted(set(subjects.tolist()))}
+        self.pools = [idx for idx in by_subject.values() if len(idx)]
+
+    def draw(self, p: int, k: int, rng: np.random.Generator) -> np.ndarray:
+        """One batch's sequence indices, ``int (min(p, subjects) * k,)``, subject by subject."""
+        seqs: list[int] = []
+        for s in rng.choice(len(self.pools), min(p, len(self.pools)), replace=False):
+            pool = self.pools[s]
+            seqs += list(rng.choice(pool, k, replace=len(pool) < k))
+        return np.asarray(seqs)
+
+
+def subject_labels(extra: Mapping[str, Any], subjects: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Class indices (N,) of ``subjects`` among the training subjects ``extra["subjects"]``."""
+    codes = {s: k for k, s in enumerate(extra["subjects"])}
+    return torch.tensor([codes[s] for s in subjects], device=device)
 
 
 class _Task:

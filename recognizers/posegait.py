@@ -30,9 +30,8 @@ from torch import nn
 
 from benchmark.api import Embedding, InputSpec, Sequences
 from benchmark.pose import INDEX, LANDMARKS, VISIBILITY, X, Y
-from recognizers.gaitset import batch_all_triplet_loss
 from recognizers.linear import pairwise_euclidean
-from recognizers.nn import TorchRecognizer
+from recognizers.nn import PKSampler, TorchRecognizer, subject_labels, triplet_and_ce
 
 JOINTS: tuple[str, ...] = (
     "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
@@ -171,18 +170,12 @@ class PoseGait(TorchRecognizer):
     def plan(self, data: Sequences, epoch: int, rng: np.random.Generator) -> list[Any]:
         cfg = self.config
         norm = self._normalized(data)
-        usable = np.asarray([len(s) > 0 for s in norm])
-        by_subject = {s: np.flatnonzero((data.subjects == s) & usable) for s in sorted(set(data.subjects.tolist()))}
-        names = [s for s, idx in by_subject.items() if len(idx)]
-        p = min(cfg.subjects_per_batch, len(names))
+        sampler = PKSampler(data.subjects, usable=np.asarray([len(s) > 0 for s in norm]))
         batches = []
         for _ in range(cfg.batches_per_epoch):
-            seqs = []
-            for s in rng.choice(len(names), p, replace=False):
-                pool = by_subject[names[s]]
-                seqs += list(rng.choice(pool, cfg.sequences_per_subject, replace=len(pool) < cfg.sequences_per_subject))
-            starts = [int(rng.integers(0, len(norm[i]))) for i in seqs]
-            batches.append((np.asarray(seqs), np.asarray(starts)))
+            seqs = sampler.draw(cfg.subjects_per_batch, cfg.sequences_per_subject, rng)
+            starts = np.asarray([int(rng.integers(0, len(norm[i]))) for i in seqs])
+            batches.append((seqs, starts))
         return batches
 
     def loss(
@@ -191,15 +184,10 @@ class PoseGait(TorchRecognizer):
         seqs, starts = batch
         norm = self._normalized(data)
         clips = np.stack([clip_of(norm[i], self.config.clip, s) for i, s in zip(seqs, starts, strict=True)])
-        x = channels_first(clips).to(device)
-        codes = {s: k for k, s in enumerate(self.extra["subjects"])}
-        labels = torch.tensor([codes[s] for s in data.subjects[seqs]], device=device)
-        feats, logits = net(x)
-        triplet = batch_all_triplet_loss(feats[None], labels, self.config.margin)
-        if logits is None:
-            return triplet, {"triplet": float(triplet.detach())}
-        ce = F.cross_entropy(logits, labels)
-        return triplet + self.config.ce_weight * ce, {"triplet": float(triplet.detach()), "ce": float(ce.detach())}
+        feats, logits = net(channels_first(clips).to(device))  # (N, D), (N, C)
+        labels = subject_labels(self.extra, data.subjects[seqs], device)
+        return triplet_and_ce(feats[None], None if logits is None else logits[None], labels, self.config.margin,
+                              self.config.ce_weight)
 
     def features(self, net: nn.Module, data: Sequences, index: np.ndarray, device: torch.device) -> torch.Tensor:
         model: Any = net

@@ -143,21 +143,25 @@ def video_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def video_keypoints(path: Path) -> np.ndarray:
-    """Landmarks ``float32 (T, 33, 4)`` of every frame of a colour video, BlazePose tracking the person from frame
-    to frame (video mode); NaN rows where no person is found."""
+def video_keypoints(path: Path, step: int = 1) -> np.ndarray:
+    """Landmarks ``float32 (T, 33, 4)`` of every ``step``-th frame of a colour video (frames 0, step, 2 step, ...),
+    BlazePose tracking the person from one of those frames to the next (video mode); NaN rows where no person is
+    found."""
     from benchmark.data.casia import read_video
 
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
     frames, _ = read_video(path)
     with BlazePose(video=True) as pose:
-        return pose(frames)
+        return pose(np.ascontiguousarray(frames[::step]))
 
 
 def dataset_keypoints(root: str | os.PathLike[str], refs: list[Any], *, cache_dir: str | os.PathLike[str] | None,
-                      workers: int | None = None) -> dict[str, np.ndarray]:
-    """BlazePose landmarks ``float32 (T, 33, 4)`` of the colour video of each of ``refs`` (sequences of the
-    CASIA-B tree at ``root``), by sequence key; read from ``cache_dir/`` :data:`CACHE_FOLDER` when a video of the
-    same bytes was read before, else computed (in ``workers`` processes) and written there atomically.
+                      workers: int | None = None, step: int = 1) -> dict[str, np.ndarray]:
+    """BlazePose landmarks ``float32 (T, 33, 4)`` of every ``step``-th frame of the colour video of each of
+    ``refs`` (sequences of the CASIA-B tree at ``root``), by sequence key; read from ``cache_dir/``
+    :data:`CACHE_FOLDER` when a video of the same bytes was read before at the same step, else computed (in
+    ``workers`` processes) and written there atomically.
     ``FileNotFoundError`` naming the sequence when a video is missing (anonymize with colour frames)."""
     from benchmark.data.casia import CasiaB
     from benchmark.io import atomic_path
@@ -173,14 +177,17 @@ def dataset_keypoints(root: str | os.PathLike[str], refs: list[Any], *, cache_di
             raise FileNotFoundError(f"{exc}: pose attackers read the colour video (anonymize with a method that "
                                     "writes colour frames, or drop the pose recognizer)") from None
     folder = Path(cache_dir) / CACHE_FOLDER if cache_dir is not None else None
-    files = {key: (folder / f"{key}.{video_digest(path)[:20]}.npy") if folder is not None else None
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
+    at = "" if step == 1 else f".step{step}"
+    files = {key: (folder / f"{key}{at}.{video_digest(path)[:20]}.npy") if folder is not None else None
              for key, path in videos.items()}
     todo = [key for key, f in files.items() if f is None or not f.is_file()]
 
     def work(lo: int, hi: int) -> dict[str, np.ndarray]:
         done = {}
         for key in todo[lo:hi]:
-            points = video_keypoints(videos[key])
+            points = video_keypoints(videos[key], step)
             target = files[key]
             if target is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,10 @@ class Recognizer(Plugin):
     # ------------------------------------------------------------------ checkpoints
 
     def checkpoint_record(self) -> dict[str, Any]:
-        return {**super().checkpoint_record(), "input": dataclasses.asdict(self.spec)}
+        spec = dataclasses.asdict(self.spec)
+        if spec["step"] == 1:  # recorded only where it matters (pose inputs read at a lower frame rate)
+            del spec["step"]
+        return {**super().checkpoint_record(), "input": spec}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the checkpoint atomically (``.npz``); returns its path."""

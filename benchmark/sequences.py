@@ -31,15 +31,21 @@ POSE_SHAPE = (33, 4)
 
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
-    """What a recognizer reads: ``height x width`` normalised silhouettes, as one GEI or as frames."""
+    """What a recognizer reads: ``height x width`` normalised silhouettes, as one GEI or as frames; or BlazePose
+    landmarks of every ``step``-th frame of the colour video (kind ``pose``)."""
 
     height: int
     width: int
     kind: str = "gei"
+    step: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"input kind must be one of {KINDS}, got {self.kind!r}")
+        if isinstance(self.step, bool) or not isinstance(self.step, int) or self.step < 1:
+            raise ValueError(f"step must be a whole number >= 1, got {self.step!r}")
+        if self.step != 1 and self.kind != "pose":
+            raise ValueError(f"step {self.step} is for pose inputs only (silhouette inputs read every frame)")
         if self.kind == "pose":
             if (self.height, self.width) != POSE_SHAPE:
                 raise ValueError(f"a pose input is {POSE_SHAPE} per frame (landmarks x values), got "
@@ -283,11 +289,12 @@ def load_sequences(
 def _pose_sequences(root: str | os.PathLike[str], spec: InputSpec, refs: list[Any],
                     cache_dir: str | os.PathLike[str] | None, workers: int | None) -> Sequences:
     """:func:`load_sequences` for ``spec.kind == "pose"``: BlazePose landmarks ``float32 (T, 33, 4)`` of each of
-    ``refs``' colour videos (:func:`benchmark.pose.dataset_keypoints`, cached under ``cache_dir``). Sequences in
+    ``refs``' colour videos, every ``spec.step``-th frame (:func:`benchmark.pose.dataset_keypoints`, cached under
+    ``cache_dir``). Sequences in
     which no frame shows a person are left out, as silhouette sequences without a usable frame are."""
     from benchmark.pose import dataset_keypoints
 
-    points = dataset_keypoints(root, refs, cache_dir=cache_dir, workers=workers) if refs else {}
+    points = dataset_keypoints(root, refs, cache_dir=cache_dir, workers=workers, step=spec.step) if refs else {}
     kept = sorted((r for r in refs if not np.isnan(points[r.key][:, 0, 0]).all()),
                   key=lambda r: (r.subject, condition_order(r.condition), r.view))
     return Sequences.make([points[r.key] for r in kept], [r.subject for r in kept], [r.condition for r in kept],

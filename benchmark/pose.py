@@ -18,9 +18,14 @@ in the image and not occluded). A frame in which no person is found gives a row 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import re
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +48,11 @@ LANDMARKS: tuple[str, ...] = (
 INDEX = {name: i for i, name in enumerate(LANDMARKS)}
 #: columns of a landmark row
 X, Y, Z, VISIBILITY = 0, 1, 2, 3
+#: what mediapipe's native code writes to stderr at every graph start, in every process (TFLite's delegate notice,
+#: absl's notice that logging is not initialised, a warning about feedback tensors the model does not use): not
+#: the user's concern, so dropped; any other line its native code writes is passed on
+NATIVE_NOISE = re.compile(r"Created TensorFlow Lite XNNPACK delegate|before absl::InitializeLog\(\)"
+                          r"|inference_feedback_manager\.cc")
 
 
 def import_mediapipe() -> Any:
@@ -105,9 +115,10 @@ class BlazePose:
         check_frames(frames)
         t, h, w = frames.shape[:3]
         out = np.full((t, len(LANDMARKS), 4), np.nan, np.float32)
-        pose = self._model()
-        with warnings.catch_warnings():  # protobuf's deprecation notice about mediapipe's own message code
+        with warnings.catch_warnings(), native_stderr_filtered():
+            # protobuf's deprecation notice about mediapipe's own message code
             warnings.filterwarnings("ignore", message=".*GetPrototype", category=UserWarning)
+            pose = self._model()
             for i in range(t):
                 found = pose.process(np.ascontiguousarray(frames[i])).pose_landmarks
                 if found is not None:
@@ -124,6 +135,32 @@ class BlazePose:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def native_stderr_filtered() -> Iterator[None]:
+    """Run the block with file descriptor 2 going to a temporary file, then write what it received back to stderr
+    less the lines :data:`NATIVE_NOISE` matches (native code writes to the descriptor, not to ``sys.stderr``)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no stderr descriptor: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [line for line in tmp.read().decode(errors="replace").splitlines(keepends=True)
+                    if not NATIVE_NOISE.search(line)]
+            if kept:
+                os.write(2, "".join(kept).encode())
 
 
 # ------------------------------------------------------------------------------------ keypoints of a whole dataset

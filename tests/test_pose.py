@@ -244,3 +244,45 @@ def test_a_sequence_without_a_colour_video_is_named(six_walkers: Path, tmp_path:
     refs = CasiaB(copy).index(["003"], ["nm-02"], [90])
     with pytest.raises(FileNotFoundError, match=r"003-nm-02-090\.avi not found.*colour frames"):
         dataset_keypoints(copy, refs, cache_dir=tmp_path / "cache", workers=1)
+
+
+def test_step_reads_every_kth_frame_and_caches_it_apart(six_walkers: Path, tmp_path: Path) -> None:
+    from benchmark.data.casia import CasiaB, read_video
+    from benchmark.pose import BlazePose, dataset_keypoints
+
+    refs = CasiaB(six_walkers).index(["002"], ["nm-01"], [90])
+    cache = tmp_path / "cache"
+    every = dataset_keypoints(six_walkers, refs, cache_dir=cache, workers=1)["002-nm-01-090"]
+    third = dataset_keypoints(six_walkers, refs, cache_dir=cache, workers=1, step=3)["002-nm-01-090"]
+    assert every.shape == (30, 33, 4) and third.shape == (10, 33, 4)
+    names = sorted(p.name.split(".")[1] for p in (cache / "blazepose-full-0.10.14").glob("*.npy"))
+    assert len(names) == 2 and "step3" in names
+    # the same as BlazePose tracking over frames 0, 3, 6, ... by hand
+    frames, _ = read_video(six_walkers / "videos" / "002-nm-01-090.avi")
+    with BlazePose(video=True) as pose:
+        by_hand = pose(frames[[0, 3, 6, 9, 12, 15, 18, 21, 24, 27]])
+    np.testing.assert_array_equal(third, by_hand)
+    with pytest.raises(ValueError, match="step must be >= 1, got 0"):
+        dataset_keypoints(six_walkers, refs, cache_dir=cache, workers=1, step=0)
+
+
+def test_input_spec_step_is_for_pose_inputs_only() -> None:
+    from benchmark.sequences import InputSpec
+
+    assert InputSpec(33, 4, "pose", step=2).step == 2
+    with pytest.raises(ValueError, match="step 2 is for pose inputs only"):
+        InputSpec(64, 44, "gei", step=2)
+    with pytest.raises(ValueError, match="step must be a whole number >= 1, got 0"):
+        InputSpec(33, 4, "pose", step=0)
+
+
+def test_mediapipes_native_start_notices_are_dropped_and_other_lines_kept(capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from benchmark.pose import native_stderr_filtered
+
+    with native_stderr_filtered():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"W0000 00:00:1.0 31 inference_feedback_manager.cc:114] Feedback manager requires ...\n")
+        os.write(2, b"E0000 00:00:1.0 31 calculator_graph.cc:887] a real failure\n")
+    assert capfd.readouterr().err == "E0000 00:00:1.0 31 calculator_graph.cc:887] a real failure\n"

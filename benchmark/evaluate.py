@@ -15,7 +15,11 @@
   (:func:`unusable_counts`).
 - **Gallery sequences without a usable frame** are left out with a warning naming them, as a missing sequence
   would be (CASIA-B itself has a few empty sequences); ``errors="raise"`` makes them an error, and a gallery with
-  no usable sequence at all always is.
+  no usable sequence at all always is. An informed attacker's gallery is different: it is the method's output
+  (``split_root`` given), so its blank sequences are the method's doing, never an error. They are kept in
+  :attr:`EvalSets.lost`: their subject stays a candidate at that view, at +inf from every probe, and a probe
+  whose subject the method left with no usable gallery sequence at its view is not identified (a miss), not left
+  out.
 - **Same-view identification** (the paper's success rates): a probe at view ``v`` is ranked against the gallery
   sequences at ``v`` only. Rows ``accuracy`` and ``success_rate`` (= 1 - accuracy) per view and over all views
   (``view = -1``), for each k, with n probes and a 95% Wilson interval (:mod:`benchmark.retrieval`); beside
@@ -85,6 +89,9 @@ class EvalSets:
     probes: dict[str, Sequences]  # condition name (nm, bg, cl) -> probes
     test_subjects: tuple[str, ...]
     unusable: Mapping[str, tuple[Label, ...]] = dataclasses.field(default_factory=dict)
+    #: gallery sequences of an anonymized (informed attacker's) gallery that the method left without a usable
+    #: frame: their subjects stay candidates at their views (see the module docstring)
+    lost: tuple[Label, ...] = ()
 
     def __post_init__(self) -> None:
         extra = sorted(set(self.unusable) - set(self.probes))
@@ -111,9 +118,10 @@ def load_eval_sets(
     anonymized gallery holds the test group only, and a split of its folders would put some of them elsewhere.
 
     A sequence without a usable frame (none with :data:`~benchmark.silhouettes.MIN_FOREGROUND_PIXELS` foreground
-    pixels), or a sequence folder without frames, is, in the probes, recorded in :attr:`EvalSets.unusable` with a
-    warning; in the gallery it is left out with a warning naming it (``errors="skip"``) or raises ``ValueError``
-    naming it (``errors="raise"``).
+    pixels; for a pose input, none in which BlazePose finds a person), or a sequence folder without frames, is, in
+    the probes, recorded in :attr:`EvalSets.unusable` with a warning; in the gallery it is left out with a warning
+    naming it (``errors="skip"``) or raises ``ValueError`` naming it (``errors="raise"``); in an anonymized
+    gallery (``split_root`` given) it is recorded in :attr:`EvalSets.lost` with a warning, whatever ``errors``.
     A probe condition with no sequence folder at all in the probe tree raises ``ValueError``.
     """
     from benchmark.data.casia import CasiaB, condition_order
@@ -138,12 +146,18 @@ def load_eval_sets(
         missing = [label for label in expected if f"{label[0]}-{label[1]}-{label[2]:03d}" not in loaded]
         return data, tuple(sorted(missing, key=lambda t: (t[0], condition_order(t[1]), t[2])))
 
+    unusable_frame = ("no frame in which BlazePose finds a person" if spec.kind == "pose" else
+                      f"no frame at all, or every frame has fewer than {MIN_FOREGROUND_PIXELS} foreground pixels")
     gallery, blank = load(gallery_root, protocol.gallery)
-    if blank:
-        message = (
-            f"{len(blank)} gallery sequence(s) of {gallery_root} have no usable frame (no frame at all, or every "
-            f"frame has fewer than {MIN_FOREGROUND_PIXELS} foreground pixels): {_names(blank)}"
-        )
+    lost: tuple[Label, ...] = ()
+    if blank and split_root is not None:
+        _warn(f"{len(blank)} sequence(s) of the anonymized gallery {gallery_root} have no usable frame "
+              f"({unusable_frame}): {_names(blank)}; their subjects cannot be enrolled there, and their probes at "
+              "those views count as not identified")
+        lost = blank
+    elif blank:
+        message = f"{len(blank)} gallery sequence(s) of {gallery_root} have no usable frame ({unusable_frame}): " \
+                  f"{_names(blank)}"
         if errors == "raise" or len(gallery) == 0:
             raise ValueError(
                 f"{message}; a gallery sequence must show its subject: repair or remove these folders "
@@ -153,7 +167,7 @@ def load_eval_sets(
     probes, unusable = {}, {}
     for name, conditions in protocol.probes.items():
         probes[name], unusable[name] = load(probes_root, conditions)
-    sets = EvalSets(gallery, probes, tuple(test), unusable)
+    sets = EvalSets(gallery, probes, tuple(test), unusable, lost)
     counts = unusable_counts(sets)
     if any(counts.values()):
         per = "; ".join(
@@ -161,10 +175,8 @@ def load_eval_sets(
             f"({', '.join(f'view {v}: {m}' for v, m in c.items())})"
             for name, c in counts.items() if c
         )
-        _warn(
-            f"probes of {probes_root} without a usable frame (no frame at all, or every frame has fewer than "
-            f"{MIN_FOREGROUND_PIXELS} foreground pixels), counted as not identified at every k: {per}"
-        )
+        _warn(f"probes of {probes_root} without a usable frame ({unusable_frame}), counted as not identified at "
+              f"every k: {per}")
     return sets
 
 
@@ -268,29 +280,39 @@ def same_view_scores(
     ks: Sequence[int],
     *,
     unusable: tuple[np.ndarray, np.ndarray] | None = None,
+    lost: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, ProbeScores]:
     """Per view ``v``: the probes at ``v`` against the gallery at ``v`` (``distance_fn(g, p)``, one call).
 
     ``unusable`` = (subjects, views), both (U,): probes without a usable frame, appended after the embedded
-    probes of their view: a miss (0) at every k, rank 0.5, +inf from every gallery subject. Probes (of either
-    kind) whose subject has no gallery sequence at ``v`` are left out. Returns ``{view: scores}``.
+    probes of their view: a miss (0) at every k, rank 0.5, +inf from every gallery subject. ``lost`` = (subjects,
+    views): gallery sequences an anonymizer left without a usable frame (:attr:`EvalSets.lost`); a subject left
+    with none at ``v`` stays a candidate there, at +inf from every probe, and its own probes at ``v`` are misses.
+    Other probes (of either kind) whose subject has no gallery sequence at ``v`` are left out. Returns
+    ``{view: scores}``.
     """
     out = {}
     for v in views:
         cols = np.flatnonzero(gallery.views == v)
+        present = np.unique(gallery_subjects[cols])
+        gone = np.setdiff1d(lost[0][lost[1] == v], present) if lost is not None else np.zeros(0, str)
         rows = np.flatnonzero(probes.views == v)
-        rows = rows[np.isin(probe_subjects[rows], gallery_subjects[cols])]
-        misses = _miss_count(unusable, gallery_subjects[cols], v)
+        orphans = int(np.isin(probe_subjects[rows], gone).sum())  # probes whose subject cannot be enrolled at v
+        rows = rows[np.isin(probe_subjects[rows], present)]
+        misses = _miss_count(unusable, np.concatenate([present, gone]), v) + orphans
         if len(rows) + misses == 0:
             continue
-        size = len(np.unique(gallery_subjects[cols]))
+        size = len(present) + len(gone)
         hits = {int(k): np.zeros(0) for k in ks}
         genuine, impostor, rank = np.zeros(0), np.zeros((0, size - 1)), np.zeros(0)
         if len(rows):
             d = distance_fn(gallery.subset(cols), probes.subset(rows))  # (p, g)
-            hits = topk_hits(d, probe_subjects[rows], gallery_subjects[cols], ks)
+            hits = topk_hits(d, probe_subjects[rows], gallery_subjects[cols], ks)  # the gone ones rank last
             genuine, impostor = genuine_impostor(d, probe_subjects[rows], gallery_subjects[cols])
+            impostor = np.pad(impostor, ((0, 0), (0, len(gone))), constant_values=np.inf)
             rank = normalised_rank(d, probe_subjects[rows], gallery_subjects[cols])
+            if len(gone):  # the same position among more subjects (the gone ones last)
+                rank = np.nan_to_num(rank) * (len(present) - 1) / (size - 1)
         out[int(v)] = ProbeScores(
             {k: np.concatenate([h, np.zeros(misses)]) for k, h in hits.items()},
             np.concatenate([genuine, np.full(misses, np.inf)]),
@@ -354,8 +376,10 @@ def evaluate_recognizer(
     def compare(g: Embedding, p: Embedding) -> np.ndarray:
         return shard.compare(rec, g, p)
 
-    gallery = shard.embed(rec, sets.gallery)
+    # An informed attacker's gallery may be empty: the method left no usable sequence (EvalSets.lost).
+    gallery = shard.embed(rec, sets.gallery) if len(sets.gallery) else Embedding(np.zeros(0), np.zeros(0, np.int64))
     gallery_subjects, gallery_views = sets.gallery.subjects, sets.gallery.views
+    lost = (np.asarray([s for s, _, _ in sets.lost], dtype=str), np.asarray([v for *_, v in sets.lost], np.int64))
     rows: list[Row] = []
     records: list[dict[str, Any]] = []
     everything: list[ProbeScores] = []  # each condition's pooled scores, for the rows over all probes
@@ -367,7 +391,7 @@ def evaluate_recognizer(
         base: dict[str, Any] = {"method": method, "parameters": parameters, "evaluator": evaluator,
                                 "condition": condition, "attack": attack}
         per_view = same_view_scores(
-            compare, gallery, probes, gallery_subjects, probe_data.subjects, views, ks, unusable=unusable
+            compare, gallery, probes, gallery_subjects, probe_data.subjects, views, ks, unusable=unusable, lost=lost
         )
         for v, scores in per_view.items():
             rows += _same_view_rows(scores, view=v, base=base)
@@ -375,7 +399,7 @@ def evaluate_recognizer(
             pooled = ProbeScores.concat(list(per_view.values()))
             rows += _same_view_rows(pooled, view=-1, base=base)
             everything.append(pooled)
-        if not cross_view:
+        if not cross_view or not len(sets.gallery):
             continue
         distance = np.zeros((len(probes), len(gallery)))
         for v in np.unique(probes.views):

@@ -29,6 +29,10 @@ KINDS = ("gei", "frames", "pose")
 POSE_SHAPE = (33, 4)
 
 
+class NoUsableSequences(ValueError):
+    """A selection of which no sequence has a usable frame (no foreground pixel, or no person BlazePose finds)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
     """What a recognizer reads: ``height x width`` normalised silhouettes, as one GEI or as frames; or BlazePose
@@ -252,7 +256,7 @@ def load_sequences(
         refs = CasiaB(root).index(None if subjects is None else sorted(set(subjects)), conditions, views)
         data = _pose_sequences(root, spec, refs, cache_dir, workers)
         if not len(data) and not allow_empty:
-            raise ValueError(f"no sequences with a person found by BlazePose in {root} for subjects "
+            raise NoUsableSequences(f"no sequences with a person found by BlazePose in {root} for subjects "
                              f"{_short(subjects)}, conditions {_short(conditions)}, views {_short(views)}")
         return data
     wanted = sorted(set(subjects)) if subjects is not None else None
@@ -274,7 +278,7 @@ def load_sequences(
     if not parts or not sum(len(p) for p in parts):
         if allow_empty:
             return Sequences.make([], [], [], [], spec)
-        raise ValueError(
+        raise NoUsableSequences(
             f"no sequences in {root} for subjects {_short(wanted)}, conditions {_short(conditions)}, "
             f"views {_short(views)}"
         )

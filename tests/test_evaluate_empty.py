@@ -228,3 +228,38 @@ def test_an_emptied_probe_or_gallery_folder_is_counted_not_silently_dropped(
     assert sets.unusable["nm"] == (("005", "nm-05", 90),) and len(sets.probes["nm"]) == 11
     rows, _ = evaluate_recognizer(fitted(pixels), sets, ks=(1,), cross_view=False)
     assert table(rows).loc[("nm", "success_rate", 1, -1), "n"] == 12
+
+
+def test_a_subject_the_method_left_out_of_an_anonymized_gallery_is_a_candidate_and_its_probe_a_miss(
+    pixels: type[Pixels],
+) -> None:
+    # The informed attacker's gallery at view 0 lost d (the method left no usable frame): a 0.0, b 0.2, c 0.4
+    # remain, d is a candidate at +inf. Probes: a 0.02 (hit), b 0.33 (c nearer: rank 2), d 0.61 (d cannot be
+    # enrolled: a miss, though its value is d's). Gallery size 4 at view 0 in chance and rank.
+    gallery = GALLERY.subset(np.flatnonzero(~((GALLERY.subjects == "d") & (GALLERY.views == 0))))
+    probes = flat([("a", "nm-05", 0, 0.02), ("b", "nm-05", 0, 0.33), ("d", "nm-05", 0, 0.61)])
+    sets = EvalSets(gallery, {"nm": probes}, ("a", "b", "c", "d"), lost=(("d", "nm-01", 0),))
+    rows, _ = evaluate_recognizer(fitted(pixels), sets, method="erase", ks=(1, 2), cross_view=False)
+    frame = table(rows)
+    # top-1: a only -> 1/3; top-2: a and b -> 2/3; chance min(k, 4) / 4
+    for k, accuracy in ((1, 1 / 3), (2, 2 / 3)):
+        got = frame.loc[("nm", "accuracy", k, 0)]
+        assert got["value"] == pytest.approx(accuracy) and got["n"] == 3
+        assert got["chance"] == pytest.approx(k / 4)
+    # ranks among the 3 others: a first (0), b behind c (1/3), d's probe unusable for ranking: 0.5
+    assert frame.loc[("nm", "rank", 0, 0), "value"] == pytest.approx((0 + 1 / 3 + 0.5) / 3)
+
+
+def test_an_anonymized_gallery_with_nothing_usable_identifies_nobody(pixels: type[Pixels]) -> None:
+    # Every gallery sequence lost: each probe is a miss against the 2 candidates at view 90.
+    probes = flat([("a", "nm-05", 90, 0.5), ("b", "nm-05", 90, 0.7)])
+    empty = flat([])
+    sets = EvalSets(empty, {"nm": probes}, ("a", "b"), lost=(("a", "nm-01", 90), ("b", "nm-01", 90)))
+    rec = fitted(pixels)
+    rows, matrix = evaluate_recognizer(rec, sets, method="erase", ks=(1,), views=[90])
+    frame = table(rows)
+    assert frame.loc[("nm", "success_rate", 1, 90), "value"] == 1.0
+    assert frame.loc[("nm", "success_rate", 1, 90), "n"] == 2
+    assert frame.loc[("nm", "success_rate", 1, 90), "chance"] == pytest.approx(0.5)
+    assert frame.loc[("nm", "eer", 0, 90), "value"] == pytest.approx(0.5)
+    assert matrix == [] and rec.embedded == [probes.key(0), probes.key(1)]  # no gallery to embed

@@ -199,6 +199,15 @@ def _time_pose(case: Case, frames: int) -> None:
             return pose(seq.frames)
 
     case("pose keypoints (BlazePose, video mode), 1 core", tracked, n, REAL_TIME_FPS, "frames of a rendered walker")
+    from benchmark.parallel import resolve_workers, run_ranges
+
+    cores = resolve_workers(None, os.cpu_count() or 1)
+
+    def tracked_everywhere() -> object:  # as pose-gait's extraction runs: one video after another per process
+        return run_ranges(cores, cores, lambda lo, hi: tracked() is not None)
+
+    case(f"pose keypoints (BlazePose, video mode), {cores} processes", tracked_everywhere, n * cores,
+         REAL_TIME_FPS * cores, "frames of a rendered walker, one per process")
     from benchmark.scorers.pose import PoseScorer
 
     scorer = PoseScorer()

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -316,23 +317,33 @@ class Builder:
         self._anonymize_stage(method, "anonymize-training", self.c.seed + 2, selection, select)
 
     def informed_recognizer(self, name: str, config: Any, method: Method) -> None:
-        """Recognizer ``name`` retrained on ``method``'s output for the recognizer group (semi-informed)."""
+        """Recognizer ``name`` retrained on ``method``'s output for the recognizer group (semi-informed). Where that
+        output has no usable sequence at all (a pose attacker on video in which BlazePose finds nobody), there is
+        nothing to retrain on: the attacker keeps its clean model, and the stage's report says so."""
         spec = self._code("recognizers", name, {"recognizer": name, "config": _asdict(config),
                                                 "protocol": self.protocol_record, "attack": "semi-informed"})
         data = f"anonymize-training {method.label}"
+        clean = f"recognizer {name}"
 
         def run(folder: Path) -> dict[str, Any]:
+            from benchmark.io import atomic_path
+            from benchmark.sequences import NoUsableSequences
             from benchmark.steps import train_recognizer
 
-            rec = train_recognizer(name, self.folder(data) / "data", folder / "model.npz",
-                                   protocol=self.r.protocol_spec, config=config, device=self.device,
-                                   cache_dir=self.normalized, workers=self.workers, progress=self.progress,
-                                   split_root=self.root)
+            try:
+                rec = train_recognizer(name, self.folder(data) / "data", folder / "model.npz",
+                                       protocol=self.r.protocol_spec, config=config, device=self.device,
+                                       cache_dir=self.normalized, workers=self.workers, progress=self.progress,
+                                       split_root=self.root)
+            except NoUsableSequences as exc:
+                with atomic_path(folder / "model.npz", suffix=".npz") as tmp:
+                    shutil.copyfile(self.folder(clean) / "model.npz", tmp)
+                return {"kept_clean_model": f"nothing to retrain on ({exc})"}
             training = rec.training or {}
             return {"subjects": len(training.get("subjects") or ()), "sequences": training.get("sequences"),
                     "epochs": training.get("epochs"), "seconds": training.get("seconds")}
 
-        self.add(f"recognizer {name} semi-informed {method.label}", "recognizer", spec, (WORLD, data), run)
+        self.add(f"recognizer {name} semi-informed {method.label}", "recognizer", spec, (WORLD, data, clean), run)
 
     def recognizer_for(self, name: str, method: Method, attack: str) -> str:
         """The stage of the recognizer that ``attack`` uses against ``method``."""

@@ -73,7 +73,7 @@ class PoseGaitConfig:
     subjects_per_batch: int = 8
     sequences_per_subject: int = 4
     batches_per_epoch: int = 20
-    epochs: int = 30
+    epochs: int = 150
     lr: float = 1e-3
     weight_decay: float = 0.0
     seed: int = 0

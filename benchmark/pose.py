@@ -193,6 +193,23 @@ def video_keypoints(path: Path, step: int = 1) -> np.ndarray:
         return pose(np.ascontiguousarray(frames[::step]))
 
 
+def _extract(jobs: list[tuple[str, str, str | None]], step: int) -> dict[str, np.ndarray]:
+    """BlazePose landmarks of each ``(key, video, cache file or None)`` of ``jobs``: written to the cache file
+    (atomically) when there is one, else returned by key."""
+    from benchmark.io import atomic_path
+
+    done = {}
+    for key, video, target in jobs:
+        points = video_keypoints(Path(video), step)
+        if target is None:
+            done[key] = points
+            continue
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target, suffix=".npy") as tmp:
+            np.save(tmp, points)
+    return done
+
+
 def dataset_keypoints(root: str | os.PathLike[str], refs: list[Any], *, cache_dir: str | os.PathLike[str] | None,
                       workers: int | None = None, step: int = 1) -> dict[str, np.ndarray]:
     """BlazePose landmarks ``float32 (T, 33, 4)`` of every ``step``-th frame of the colour video of each of
@@ -201,8 +218,7 @@ def dataset_keypoints(root: str | os.PathLike[str], refs: list[Any], *, cache_di
     ``workers`` processes) and written there atomically.
     ``FileNotFoundError`` naming the sequence when a video is missing (anonymize with colour frames)."""
     from benchmark.data.casia import CasiaB
-    from benchmark.io import atomic_path
-    from benchmark.parallel import resolve_workers, run_ranges
+    from benchmark.parallel import resolve_workers
 
     import_mediapipe()  # the install hint before any work
     data = CasiaB(root)
@@ -219,25 +235,20 @@ def dataset_keypoints(root: str | os.PathLike[str], refs: list[Any], *, cache_di
     at = "" if step == 1 else f".step{step}"
     files = {key: (folder / f"{key}{at}.{video_digest(path)[:20]}.npy") if folder is not None else None
              for key, path in videos.items()}
-    todo = [key for key, f in files.items() if f is None or not f.is_file()]
-
-    def work(lo: int, hi: int) -> dict[str, np.ndarray]:
-        done = {}
-        for key in todo[lo:hi]:
-            points = video_keypoints(videos[key], step)
-            target = files[key]
-            if target is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_path(target, suffix=".npy") as tmp:
-                    np.save(tmp, points)
-                continue  # read back below: one path for cached and new
-            done[key] = points
-        return done
-
+    todo = [(key, str(videos[key]), None if files[key] is None else str(files[key]))
+            for key, f in files.items() if f is None or not f.is_file()]
     computed: dict[str, np.ndarray] = {}
-    if todo:
-        for part in run_ranges(len(todo), resolve_workers(workers, len(todo)), work):
-            computed.update(part)
+    processes = resolve_workers(workers, len(todo)) if todo else 1
+    if processes == 1:
+        computed = _extract(todo, step)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # Spawned, not forked: the forked child of a process in which mediapipe has run a graph aborts (SIGABRT).
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for part in pool.map(_extract, [todo[i::processes] for i in range(processes)], [step] * processes):
+                computed.update(part)
     out = {}
     for key, target in files.items():
         out[key] = computed[key] if target is None else np.load(target)

@@ -14,7 +14,12 @@ person dropped. A temporal convolution network (not a graph convolution: every j
 convolution over time) with three residual stages, temporal max + mean pooling and a 128-d embedding, trained
 like our GaitSet (batch-all triplet loss on P x K batches plus cross-entropy over the training subjects on a
 batch-normalised neck) on random clips of ``clip`` frames; a sequence is embedded from all its frames and matched
-by Euclidean distance.
+by Euclidean distance. ``frame_step`` > 1 reads every ``frame_step``-th frame only (BlazePose's cost is nearly all
+of this recognizer's; the keypoints of each step are cached apart).
+
+Measured on the quick world (16 training subjects, 1,760 sequences; test group of 13, same-view nm-05/06 against
+nm-01..04, 11 views): with ``frame_step = 2``, ``clip = 40``, 150 epochs, clean top-1 0.776 / 0.738 / 0.804 for
+seeds 0 / 1 / 2 (GaitGraph's 87.7 % above is cross-view on real people, not comparable figure for figure).
 """
 
 from __future__ import annotations

@@ -375,3 +375,19 @@ def test_a_run_with_pose_gait_and_frame_pose_under_every_attack(six_walkers: Pat
     scores = frame[(frame["evaluator"] == "frame-pose") & (frame["view"] == -1) & (frame["condition"] == "all")]
     score = scores.set_index("method")["value"]
     assert score["identity"] > 0.8 and score["pixelate"] < score["identity"] - 0.3, score
+
+
+def test_keypoints_in_two_processes_after_blazepose_ran_here_equal_those_of_one(six_walkers: Path,
+                                                                                 tmp_path: Path) -> None:
+    """A run scores frames with BlazePose (frame-pose) before it extracts keypoints in worker processes: forked
+    children of a process that has run a mediapipe graph abort, so the workers are spawned."""
+    from benchmark.data.casia import CasiaB
+    from benchmark.pose import BlazePose, dataset_keypoints
+
+    with BlazePose() as pose:
+        pose(np.zeros((1, 64, 64, 3), np.uint8))
+    refs = CasiaB(six_walkers).index(["001", "002", "003"], ["nm-02"], [90])
+    two = dataset_keypoints(six_walkers, refs, cache_dir=tmp_path / "cache", workers=2)
+    one = dataset_keypoints(six_walkers, refs, cache_dir=None, workers=1)
+    assert sorted(two) == sorted(one) == ["001-nm-02-090", "002-nm-02-090", "003-nm-02-090"]
+    assert all(np.array_equal(two[k], one[k], equal_nan=True) for k in one)

@@ -178,6 +178,14 @@ def _rendered_walker(frames: int) -> Any:
         return data.load(data.index()[0], frames=True)
 
 
+def _track_frames(frames: Any) -> int:
+    """BlazePose's video-mode landmarks of ``frames`` (in a pool's process); the number of frames."""
+    from benchmark.pose import BlazePose
+
+    with BlazePose(video=True) as pose:
+        return len(pose(frames))
+
+
 def _time_pose(case: Case, frames: int) -> None:
     """BlazePose on a rendered walker: keypoints in video mode (pose-gait's extraction) and the frame-pose scorer
     (each frame detected on its own)."""
@@ -199,15 +207,16 @@ def _time_pose(case: Case, frames: int) -> None:
             return pose(seq.frames)
 
     case("pose keypoints (BlazePose, video mode), 1 core", tracked, n, REAL_TIME_FPS, "frames of a rendered walker")
-    from benchmark.parallel import resolve_workers, run_ranges
+    import multiprocessing
 
-    cores = resolve_workers(None, os.cpu_count() or 1)
-
-    def tracked_everywhere() -> object:  # as pose-gait's extraction runs: one video after another per process
-        return run_ranges(cores, cores, lambda lo, hi: tracked() is not None)
-
-    case(f"pose keypoints (BlazePose, video mode), {cores} processes", tracked_everywhere, n * cores,
-         REAL_TIME_FPS * cores, "frames of a rendered walker, one per process")
+    cores = os.cpu_count() or 1
+    # as pose-gait's extraction runs (benchmark.pose.dataset_keypoints): one video at a time in each of `cores`
+    # spawned processes
+    with multiprocessing.get_context("spawn").Pool(cores) as pool:
+        pool.map(_track_frames, [seq.frames[:2]] * cores)  # warm-up: imports, model files
+        case(f"pose keypoints (BlazePose, video mode), {cores} processes",
+             lambda: pool.map(_track_frames, [seq.frames] * cores, chunksize=1), n * cores, REAL_TIME_FPS * cores,
+             "frames of a rendered walker, one per process")
     from benchmark.scorers.pose import PoseScorer
 
     scorer = PoseScorer()

@@ -405,7 +405,7 @@ def _tradeoff_panel(ax: Axes, frame: pd.DataFrame, naturalness: str, scorer: str
 
 
 def tradeoff_figure(frame: pd.DataFrame, naturalness: str, scorer: str, label: str | None = None,
-                    k: int = 1) -> Figure:
+                    k: int = 1, recognizers: Sequence[str] | None = None, attack: str | None = None) -> Figure:
     """The trade-off at a glance: privacy (y) against naturalness (x) over all views and conditions.
 
     One column of panels per recognizer; the top row is the top-``k`` success rate (%), a second row the EER (%)
@@ -428,8 +428,14 @@ def tradeoff_figure(frame: pd.DataFrame, naturalness: str, scorer: str, label: s
         The scorer's label for the title (default its name).
     k : int
         The success rate's k.
+    recognizers : sequence of str, optional
+        The evaluators drawn, one column each (default: every one with top-``k`` success rates), e.g. those of one
+        attack model (:func:`reports.tables.attack_groups`).
+    attack : str, optional
+        The attack model those evaluators share, named in the title.
     """
-    recognizers = [e for e in evaluators(frame, SUCCESS) if k in ks(frame, SUCCESS, e)]
+    found = [e for e in evaluators(frame, SUCCESS) if k in ks(frame, SUCCESS, e)]
+    recognizers = found if recognizers is None else [e for e in recognizers if e in found]
     if not recognizers:
         raise ValueError(f"no top-{k} success_rate rows: no trade-off to draw")
     rows = [(SUCCESS, k)] + ([(EER, 0)] if any(e in evaluators(frame, EER) for e in recognizers) else [])
@@ -444,9 +450,10 @@ def tradeoff_figure(frame: pd.DataFrame, naturalness: str, scorer: str, label: s
                 ax.set_axis_off()
                 ax.text(0.5, 0.5, f"no {METRIC_NAMES.get(metric, metric)} rows of {evaluator}\nfor the variants "
                         f"scored by {scorer}", ha="center", va="center", transform=ax.transAxes, color="#8a5a00")
+    against = f", {attack} attacker" if attack else ""
     _suptitle(fig, f"Privacy against naturalness ({METRIC_NAMES.get(naturalness, naturalness)} by "
-                   f"{label or scorer}), over all views and conditions\nbars: 95% intervals; ringed and dotted: "
-                   "Pareto front of the anonymizers; dashed: chance")
+                   f"{label or scorer}{against}), over all views and conditions\nbars: 95% intervals; ringed and "
+                   "dotted: Pareto front of the anonymizers; dashed: chance")
     handles: dict[str, Artist] = {}
     for ax in fig.axes:
         for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):

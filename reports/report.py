@@ -112,11 +112,14 @@ class _Writer:
         return Image(png, "image/png", caption, tuple(files))
 
 
-def _front_text(run: RunData, naturalness: str, scorer: str, metric: str, k: int) -> str:
+def _front_text(run: RunData, naturalness: str, scorer: str, metric: str, k: int,
+                group: list[str] | None = None) -> str:
     """``"against zheng2011: a, b"``: the Pareto front of one panel of the trade-off figure."""
     what = f"top-{k} success rate" if metric == SUCCESS else tables.METRIC_NAMES[metric]
     parts = []
     for evaluator in tables.evaluators(run.frame, metric):
+        if group is not None and evaluator not in group:
+            continue
         try:
             data = tables.tradeoff(run.frame, naturalness=naturalness, scorer=scorer, evaluator=evaluator,
                                    metric=metric, k=k)
@@ -136,19 +139,26 @@ def _tradeoff_section(run: RunData, w: _Writer) -> Section:
         missing.append(f"No naturalness scores in this run (no {FRAME} or {VIDEO} rows): no trade-off to draw.")
     if not has_success:
         missing.append("No top-1 success rates in this run: no trade-off to draw.")
+    # one figure per attack model when the run has several (its columns: the recognizers under that attacker)
+    groups = tables.attack_groups(tables.evaluators(frame, SUCCESS))
     for metric, scorer in scorers if has_success else []:
-        try:
-            fig = figures.tradeoff_figure(frame, metric, scorer, run.label(scorer))
-        except ValueError as error:
-            missing.append(f"No trade-off for {scorer}: {error}.")
-            continue
-        fronts = [_front_text(run, metric, scorer, SUCCESS, 1), _front_text(run, metric, scorer, EER, 0)]
-        items.append(w.figure(fig, f"tradeoff-{metric.replace('_', '-')}-{scorer}", (
-            f"Privacy against naturalness ({tables.METRIC_NAMES[metric]} by {run.label(scorer)}), each over all "
-            "views and probe conditions, with 95% intervals in both directions. On the Pareto front (no other "
-            f"anonymizer both at least as natural and at least as private): {'; '.join(f for f in fronts if f)}. "
-            "Identity (the clean data, grey star) is drawn for reference and is not part of the front; the front is "
-            "that of the point estimates, so points whose intervals overlap are not told apart by this run.")))
+        for attack, group in groups.items():
+            named = attack if len(groups) > 1 else None
+            try:
+                fig = figures.tradeoff_figure(frame, metric, scorer, run.label(scorer), recognizers=group,
+                                              attack=named)
+            except ValueError as error:
+                missing.append(f"No trade-off for {scorer}{f' ({attack} attacker)' if named else ''}: {error}.")
+                continue
+            fronts = [_front_text(run, metric, scorer, SUCCESS, 1, group),
+                      _front_text(run, metric, scorer, EER, 0, group)]
+            items.append(w.figure(fig, f"tradeoff-{metric.replace('_', '-')}-{scorer}{f'-{attack}' if named else ''}", (
+                f"Privacy against naturalness ({tables.METRIC_NAMES[metric]} by {run.label(scorer)}"
+                f"{f', {attack} attacker' if named else ''}), each over all "
+                "views and probe conditions, with 95% intervals in both directions. On the Pareto front (no other "
+                f"anonymizer both at least as natural and at least as private): {'; '.join(f for f in fronts if f)}. "
+                "Identity (the clean data, grey star) is drawn for reference and is not part of the front; the front "
+                "is that of the point estimates, so points whose intervals overlap are not told apart by this run.")))
     items += [w.table(t) for t in tables.privacy_tables(frame, run.labels)]
     return Section("tradeoff", "The trade-off at a glance: privacy against naturalness", paragraphs=(
         "Each point is one anonymizer variant: how natural its output looks (x) against how often a recognizer "

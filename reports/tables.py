@@ -312,6 +312,18 @@ def evaluators(frame: pd.DataFrame, metric: str) -> list[str]:
     return sorted(set(select(frame, metric=metric)["evaluator"]))
 
 
+def attack_groups(names: Iterable[str]) -> dict[str, list[str]]:
+    """Evaluator names grouped by attack model: ``zheng2011@lazy-informed`` is zheng2011 under the lazy-informed
+    attacker, a name without ``@`` the ignorant one (docs/metrics.md, "Attack models"). Groups in the order
+    ignorant, lazy-informed, semi-informed, then any other in name order; names keep their order in each."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        attack = name.partition("@")[2] or "ignorant"
+        groups.setdefault(attack, []).append(name)
+    known = ("ignorant", "lazy-informed", "semi-informed")
+    return {a: groups[a] for a in sorted(groups, key=lambda a: (known.index(a) if a in known else len(known), a))}
+
+
 def ks(frame: pd.DataFrame, metric: str, evaluator: str) -> list[int]:
     return sorted(set(int(k) for k in select(frame, metric=metric, evaluator=evaluator)["k"]))
 

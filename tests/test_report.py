@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -625,3 +626,36 @@ def test_long_titles_stay_inside_the_figure(kind: str) -> None:
         box, page = title.get_window_extent(renderer), fig.bbox
         assert (box.x0 >= page.x0 - 0.5 and box.x1 <= page.x1 + 0.5 and box.y0 >= page.y0 - 0.5
                 and box.y1 <= page.y1 + 0.5), (title.get_text(), box, page)
+
+
+def test_attack_groups_order_and_names() -> None:
+    names = ["zheng2011@semi-informed", "wu2017-mt", "zheng2011", "zheng2011@lazy-informed", "x@other",
+             "wu2017-mt@lazy-informed"]
+    assert tables.attack_groups(names) == {
+        "ignorant": ["wu2017-mt", "zheng2011"], "lazy-informed": ["zheng2011@lazy-informed", "wu2017-mt@lazy-informed"],
+        "semi-informed": ["zheng2011@semi-informed"], "other": ["x@other"]}
+    assert tables.attack_groups([]) == {}
+
+
+# Lazy-informed top-1 success per variant for the trade-off of each attack: by hand, stgan 0.2 (0.90, 0.45) and
+# stgan 0.3 (0.80, 0.50) are the front; stgan 0.4 (0.60, 0.40), blur (0.40, 0.30) and mask (0.30, 0.20) are
+# dominated by stgan 0.3, noise-gait (0.85, 0.35) by stgan 0.2.
+LAZY = {("identity", ""): 0.30, ("stgan", "alpha=0.2"): 0.45, ("stgan", "alpha=0.3"): 0.50,
+        ("stgan", "alpha=0.4"): 0.40, ("blur", "sigma=8"): 0.30, ("mask", ""): 0.20, ("noise-gait", "beta=0.3"): 0.35}
+
+
+def test_report_draws_one_tradeoff_figure_per_attack_model(tmp_path: Path) -> None:
+    lazy = [dataclasses.replace(overall(method, parameters, SR, sr, sr - 0.1, sr + 0.1, chance=0.8,
+                                        evaluator="rec@lazy-informed"), attack="lazy-informed")
+            for (method, parameters), sr in LAZY.items()]
+    report = build_report(make_run(tmp_path / "run", tradeoff_rows() + lazy), formats=["png"])
+    names = sorted(p.name for p in report.figures if p.name.startswith("tradeoff"))
+    assert names == ["tradeoff-frame-score-frame-x-ignorant.png", "tradeoff-frame-score-frame-x-lazy-informed.png"]
+    html = report.html.read_text(encoding="utf-8")
+    assert ("top-1 success rate against rec: blur (sigma=8), stgan (alpha=0.3), stgan (alpha=0.2); EER against rec: "
+            "blur (sigma=8), stgan (alpha=0.4), stgan (alpha=0.3), noise-gait (beta=0.3), stgan (alpha=0.2).") in html
+    assert "top-1 success rate against rec@lazy-informed: stgan (alpha=0.3), stgan (alpha=0.2)." in html
+    fig = figures.tradeoff_figure(frame_of(tradeoff_rows() + lazy), "frame_score", "frame-x",
+                                  recognizers=["rec@lazy-informed"], attack="lazy-informed")
+    assert [ax.get_title() for ax in fig.axes] == ["top-1 success rate against rec@lazy-informed"]
+    assert "frame-x, lazy-informed attacker)" in " ".join(fig.texts[0].get_text().split())

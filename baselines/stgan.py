@@ -51,7 +51,9 @@ from baselines.contour_gan import (
     stage_settings,
 )
 from baselines.contour_space import POINTS, ContourSet, load_contours
+from baselines.noise_gait import Pool, phase_offset
 from benchmark.api import (
+    CheckpointError,
     FitOptions,
     GaitSequence,
     TrainSource,
@@ -85,9 +87,13 @@ class STGANConfig:
     #: draw this many GN contours per sequence and use the one nearest the sequence's mean contour (its view and
     #: build, another person's shape); 0 or 1: one draw, the paper's
     gn_match: int = 0
-    #: the noise over time: "frozen", the paper's (GN's contour copied to every frame), or "walk" (GN's contour
-    #: plus each frame's departure from the sequence's mean contour, so the noise steps with the walk)
+    #: the noise over time: "frozen", the paper's (GN's contour copied to every frame); "walk" (GN's contour plus
+    #: each frame's departure from the sequence's mean contour, so the noise steps with the walk); or "donor"
+    #: (GN's contour plus the departures of another person's walk from the ``gn_group``, at the nearest view and
+    #: in step with the source's gait phase, so the noise carries another person's motion as well as another build)
     noise_motion: str = "frozen"
+    #: conditions of the ``gn_group`` walks that ``noise_motion = "donor"`` takes motions from
+    donor_conditions: tuple[str, ...] = ("nm-01",)
     #: the protocol group G's epochs are scored on (L_Rec + alpha L_Per on its clips; ``validation`` in the
     #: paper's protocols), keeping the best epoch's weights; "" = none, the last epoch's weights (the paper's)
     val_group: str = ""
@@ -132,8 +138,10 @@ class STGANConfig:
             raise ValueError(f"val_clips must be >= 1, got {self.val_clips}")
         if self.gn_basis < 0 or self.gn_match < 0:
             raise ValueError(f"gn_basis and gn_match must be >= 0 (0 = off), got {self.gn_basis}, {self.gn_match}")
-        if self.noise_motion not in ("frozen", "walk"):
-            raise ValueError(f"noise_motion must be 'frozen' or 'walk', got {self.noise_motion!r}")
+        if self.noise_motion not in ("frozen", "walk", "donor"):
+            raise ValueError(f"noise_motion must be 'frozen', 'walk' or 'donor', got {self.noise_motion!r}")
+        if self.noise_motion == "donor" and not self.donor_conditions:
+            raise ValueError("donor_conditions must name at least one condition, e.g. ['nm-01']")
         for key in ("latent", "gn_hidden", "gn_batch", "gn_frame_step", "lstm_hidden", "clip", "batch",
                     "anonymize_batch"):
             if getattr(self, key) < 1:
@@ -202,6 +210,32 @@ def in_step(z_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Noise that steps with the walk: GN's contour ``(B, 2, P)`` plus each frame's departure from its clip's
     mean contour, ``y`` ``(B, L, 2, P)`` -> ``(B, L, 2, P)``."""
     return z_hat[:, None] + (y - y.mean(1, keepdim=True))
+
+
+def departures(walk: np.ndarray) -> np.ndarray:
+    """A walk's motion: each frame's departure from the walk's mean contour, ``(T, 2, P)`` -> ``(T, 2, P)``."""
+    walk = np.asarray(walk, np.float32)
+    return walk - walk.mean(0, keepdims=True)
+
+
+class Donors:
+    """The motions ``noise_motion = "donor"`` adds to GN's contour: the walks of a noise-gait :class:`Pool` (other
+    people, the nearest view, chosen by noise-gait's rule), each frame's departure from its walk's mean, taken
+    from the frame at the source's gait phase (:func:`baselines.noise_gait.phase_offset`)."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.motions = [departures(pool.walk(w)) for w in range(len(pool.subjects))]
+
+    def pick(self, subject: str, view: int, shapes: np.ndarray) -> tuple[int, int]:
+        """The donor walk of a sequence ``shapes`` ``(T, 2, P)`` and its phase offset."""
+        walk = self.pool.choose(subject, view, len(shapes))
+        return walk, phase_offset(shapes, self.pool.walk(walk))
+
+    def motion(self, walk: int, offset: int, frames: np.ndarray) -> np.ndarray:
+        """``float32 (len(frames), 2, P)``: the donor's departures at frames ``(offset + f) mod T_donor``."""
+        m = self.motions[walk]
+        return m[(offset + np.asarray(frames)) % len(m)]
 
 
 def nearest_draw(draws: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -345,10 +379,16 @@ class STGANTask:
     """Stage 2: G against DS and DT (Eqs. 2-8); ``noise(clips, seed)`` gives each clip's ``Z_hat`` ``(B, 2, P)``."""
 
     def __init__(self, owner: STGAN, data: ContourSet, gn: nn.Module | None,
-                 val: ContourSet | None = None) -> None:
+                 val: ContourSet | None = None, donors: Donors | None = None) -> None:
         self.owner, self.config, self.data, self.gn = owner, owner.config, data, gn
         self.starts = clip_starts(data, self.config.clip)
+        self.donors = donors
+        # each training sequence's donor walk and phase offset (noise_motion = "donor")
+        self.picks = [donors.pick(str(data.subjects[s]), int(data.views[s]),
+                                  data.shapes[data.frames(s)].astype(np.float32)) for s in range(len(data))
+                      ] if donors is not None else []
         self.val_y: torch.Tensor | None = None
+        self.val_motion: torch.Tensor | None = None
         if val is not None:
             starts = clip_starts(val, self.config.clip)
             usable = [s for s, st in enumerate(starts) if len(st)]
@@ -359,6 +399,13 @@ class STGANTask:
                                     .round().astype(int)]
             firsts = np.array([starts[s][0] for s in pick], np.int64)
             self.val_y = gather_clips(val, pick, firsts, self.config.clip, torch.device("cpu"))
+            if donors is not None:
+                motions = []
+                for s, first in zip(pick, firsts, strict=True):
+                    walk, offset = donors.pick(str(val.subjects[s]), int(val.views[s]),
+                                               val.shapes[val.frames(s)].astype(np.float32))
+                    motions.append(donors.motion(walk, offset, first + np.arange(self.config.clip)))
+                self.val_motion = torch.from_numpy(np.stack(motions))
             self.validate = self._validate  # the training loop scores each epoch with it (and selects)
 
     def modules(self) -> dict[str, nn.Module]:
@@ -387,10 +434,7 @@ class STGANTask:
         b, length = y.shape[:2]
         with torch.no_grad():
             z_hat = self.owner.training_noise(len(seqs), seed, models.get("gn"), device, y)  # (B, 2, P)
-            if c.noise_motion == "frozen":
-                z_rep = z_hat[:, None].expand(b, length, 2, POINTS).reshape(b * length, 2, POINTS)
-            else:
-                z_rep = in_step(z_hat, y).reshape(b * length, 2, POINTS)
+            z_rep = self.noise_over_time(z_hat, y, seqs, firsts).reshape(b * length, 2, POINTS)
         y_flat = y.reshape(b * length, 2, POINTS)
         fake = models["g"](y_flat, z_rep)  # (B*L, 2, P)
         fake_clips = fake.view(b, length, 2, POINTS)
@@ -440,6 +484,21 @@ class STGANTask:
     def signature(self) -> Mapping[str, Any]:
         return data_signature(self.owner.name, "g", self.config, self.data)
 
+    def noise_over_time(self, z_hat: torch.Tensor, y: torch.Tensor, seqs: Any, firsts: Any) -> torch.Tensor:
+        """``Z_hat`` over the clips ``y`` ``(B, L, 2, P)`` (of training sequences ``seqs`` from frames
+        ``firsts``), by ``noise_motion``: GN's contours ``z_hat`` ``(B, 2, P)`` copied, stepping with the walk, or
+        stepping with a donor's walk."""
+        b, length = y.shape[:2]
+        motion = self.config.noise_motion
+        if motion == "frozen":
+            return z_hat[:, None].expand(b, length, 2, POINTS)
+        if motion == "walk":
+            return in_step(z_hat, y)
+        assert self.donors is not None
+        moves = np.stack([self.donors.motion(self.picks[s][0], self.picks[s][1], f + np.arange(length))
+                          for s, f in zip(seqs, firsts, strict=True)])
+        return z_hat[:, None] + torch.from_numpy(moves).to(z_hat.device)
+
     def content(self, y: torch.Tensor, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``L_Rec + alpha L_Per`` in the config's objective (L1 terms, or squared for ``blend``)."""
         if self.config.objective == "paper":
@@ -455,7 +514,11 @@ class STGANTask:
         y = self.val_y.to(device)
         b, length = y.shape[:2]
         z_hat = self.owner.training_noise(b, VALIDATION_SEED, models.get("gn"), device, y)
-        z = (z_hat[:, None].expand(b, length, 2, POINTS) if c.noise_motion == "frozen" else in_step(z_hat, y))
+        if c.noise_motion == "donor":
+            assert self.val_motion is not None
+            z = z_hat[:, None] + self.val_motion.to(device)
+        else:
+            z = (z_hat[:, None].expand(b, length, 2, POINTS) if c.noise_motion == "frozen" else in_step(z_hat, y))
         y_flat, z_flat = y.reshape(b * length, 2, POINTS), z.reshape(b * length, 2, POINTS)
         g = models["g"]
         fake = g(y_flat, z_flat)
@@ -480,6 +543,7 @@ class STGAN(ContourAnonymizer):
         super().__init__(config)
         self.gn: NoiseGenerator | None = None
         self.generator: Generator | None = None
+        self.donors: Donors | None = None
 
     def parameters(self) -> str:
         params = {"alpha": f"{self.config.alpha:g}"}
@@ -519,7 +583,12 @@ class STGAN(ContourAnonymizer):
             one = draws[0] if k == 1 else nearest_draw(draws[None], mean[None])[0]  # z_hat_1
         if c.noise_motion == "frozen":
             return np.broadcast_to(one.numpy(), shapes.shape)  # copied to every frame (Section 3.3)
-        moving = one.numpy()[None] + (shapes - mean.numpy()[None])
+        if c.noise_motion == "donor":
+            assert self.donors is not None
+            walk, offset = self.donors.pick(seq.subject, seq.view, shapes)
+            moving = one.numpy()[None] + self.donors.motion(walk, offset, np.arange(len(shapes)))
+        else:
+            moving = one.numpy()[None] + (shapes - mean.numpy()[None])
         return np.where(valid[:, None, None], moving, one.numpy()[None]).astype(np.float32)
 
     # -------------------------------------------------------------- training
@@ -555,6 +624,13 @@ class STGAN(ContourAnonymizer):
                 figures["finished"] = False
                 return figures
             gn = gn_task.mods["gn"].cpu().eval().requires_grad_(False)
+        donors = None
+        if c.noise_motion == "donor":  # other people's motions, from the GN group (never the test group)
+            pool_data = gn_data if self.uses_gn else self._load(source, c.gn_group, options)
+            donors = Donors(Pool.from_contours(pool_data, c.donor_conditions))
+            self._log(options, f"donor motions: {len(donors.motions)} walks of the {c.gn_group!r} group")
+            del pool_data
+        if self.uses_gn:
             del gn_data
         data = self._load(source, c.train_group, options)
         figures["groups"]["g"] = sorted(set(data.subjects.tolist()))
@@ -562,13 +638,14 @@ class STGAN(ContourAnonymizer):
         if c.val_group:
             val = self._load(source, c.val_group, options)
             figures["groups"]["validation"] = sorted(set(val.subjects.tolist()))
-        task = STGANTask(self, data, gn, val)
+        task = STGANTask(self, data, gn, val, donors)
         settings = stage_settings(c, options, c.epochs, "g", self.name)
         result = train(task, dataclasses.replace(settings, select_best=val is not None))
         if result.selected_epoch is not None:
             figures["selected_epoch"] = result.selected_epoch
         self.gn = gn.cpu() if gn is not None else None  # type: ignore[assignment]
         self.generator = task.mods["g"].cpu().eval()  # type: ignore[assignment]
+        self.donors = donors
         figures.update(
             epochs=result.epochs,
             epoch_seconds=[round(h["seconds"], 3) for h in result.history],
@@ -589,14 +666,34 @@ class STGAN(ContourAnonymizer):
         if self.uses_gn:
             assert self.gn is not None
             mods["gn"] = self.gn
-        return module_arrays(mods), {}
+        arrays, extra = module_arrays(mods), {}
+        if self.config.noise_motion == "donor":
+            assert self.donors is not None
+            pool = self.donors.pool
+            arrays.update({"pool.shapes": pool.shapes, "pool.offsets": pool.offsets})
+            extra = {"pool": {"subjects": list(pool.subjects), "conditions": list(pool.conditions),
+                              "views": list(pool.views)}}
+        return arrays, extra
 
     def set_state(self, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         c = self.config
         mods: dict[str, nn.Module] = {"g": self.build_generator()}
         if self.uses_gn:
             mods["gn"] = NoiseGenerator(c.latent, c.gn_hidden, c.harmonics, c.gn_normalize, c.gn_basis)
-        load_module_arrays(self.name, mods, arrays)
+        load_module_arrays(self.name, mods, {k: v for k, v in arrays.items() if not k.startswith("pool.")})
+        self.donors = None
+        if c.noise_motion == "donor":
+            try:
+                meta = extra["pool"]
+                pool = Pool(arrays["pool.shapes"], arrays["pool.offsets"], tuple(meta["subjects"]),
+                            tuple(meta["conditions"]), tuple(int(v) for v in meta["views"]))
+            except KeyError as exc:
+                raise CheckpointError(f"{self.name} checkpoint with noise_motion 'donor' lacks its donor walks "
+                                      f"({exc})") from None
+            if len(pool.offsets) != len(pool.subjects) + 1:
+                raise CheckpointError(f"{self.name} checkpoint has {len(pool.offsets) - 1} donor walks in its "
+                                      f"arrays but {len(pool.subjects)} in its record")
+            self.donors = Donors(pool)
         self.generator = mods["g"]  # type: ignore[assignment]
         self.gn = mods.get("gn")  # type: ignore[assignment]
 

@@ -21,6 +21,7 @@ from baselines.contour_space import (
 from baselines.noise_gait import NoiseGait, NoiseGaitConfig, Pool
 from baselines.stgan import STGAN, STGANConfig, STGANNoGN
 from benchmark.anonymizer import load_anonymizer
+from benchmark.api import CheckpointError
 from benchmark.contours import encode
 from benchmark.data.casia import CasiaB
 from benchmark.training import FitOptions, TrainSource
@@ -510,3 +511,55 @@ def test_noise_off_is_g_of_the_original_and_named(world: Path, trained: STGAN) -
 
     expected = network_to_silhouettes(trained.generate(shapes, shapes), frame, valid, seq.shape)
     np.testing.assert_array_equal(off.anonymize(seq, seed=4).silhouettes, expected)
+
+
+# ------------------------------------------------------------------------------------------ donor motion
+
+
+def test_donor_motion_is_the_donors_departures_in_phase_by_hand() -> None:
+    from baselines.stgan import Donors, departures
+
+    t = np.arange(30)
+    walk = _walker(0.3 + 0.2 * np.abs(np.sin(np.pi * t / 15)))  # a period of 15 frames
+    walk[:, 0] += 0.25  # off centre: its mean contour is taken out, not its position
+    offsets = np.array([0, 30], np.int64)
+    pool = Pool(walk.astype(np.float16), offsets, ("D",), ("nm-01",), (90,))
+    donors = Donors(pool)
+    moved = departures(pool.walk(0))
+    np.testing.assert_allclose(moved.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(moved[4], pool.walk(0)[4] - pool.walk(0).mean(0), atol=1e-6)
+    source = _walker(0.3 + 0.2 * np.abs(np.sin(np.pi * ((np.arange(24) + 7) % 30) / 15)))
+    walk_index, offset = donors.pick("S", 80, source)  # the only walk, at the nearest view
+    assert walk_index == 0 and offset in (7, 22)
+    np.testing.assert_allclose(donors.motion(0, 7, np.array([0, 1, 25])), moved[[7, 8, 2]], atol=1e-6)
+    with pytest.raises(ValueError, match="no subject other than 'D'"):
+        donors.pick("D", 90, source)
+
+
+def test_donor_noise_trains_anonymizes_and_round_trips(tmp_path: Path, world: Path) -> None:
+    from baselines.stgan import departures
+
+    cfg = STGANConfig(**{**TINY, "epochs": 1, "noise_motion": "donor", "gn_basis": 3})
+    model = STGAN(cfg).fit(_source(world), OPTS)
+    assert model.donors is not None
+    pool = model.donors.pool
+    assert set(pool.subjects) == {"001", "002"} and set(pool.conditions) == {"nm-01"}  # the GN group's walks
+    seq = _seq(world, "005-nm-01-090")
+    shapes, _, _ = silhouettes_to_network(seq.silhouettes)
+    noise = model._noise(seq, shapes, np.random.default_rng(0))
+    walk, offset = model.donors.pick("005", 90, shapes)
+    assert pool.views[walk] == 90
+    # the noise departs from GN's contour exactly as the donor's frames, in phase, depart from the donor's mean
+    expected = departures(pool.walk(walk))[(offset + np.arange(len(shapes))) % len(pool.walk(walk))]
+    np.testing.assert_allclose(noise - noise[0] + expected[0], expected, atol=1e-5)
+    back = load_anonymizer(model.save(tmp_path / "donor.npz"))
+    np.testing.assert_array_equal(back.anonymize(seq, 3).silhouettes, model.anonymize(seq, 3).silhouettes)
+    # a donor checkpoint without its donor walks is refused, naming what is missing
+    arrays, extra = model.state()
+    assert extra["pool"]["subjects"] == list(pool.subjects)
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("pool.")}
+    broken = STGAN(cfg)
+    with pytest.raises(CheckpointError, match="lacks its donor walks"):
+        broken.set_state(arrays, {})
+    with pytest.raises(ValueError, match="'frozen', 'walk' or 'donor'"):
+        STGANConfig(noise_motion="other")

@@ -125,6 +125,8 @@ def _views(table: pd.DataFrame) -> list[int]:
 
 def _legend(fig: Figure, ax: object, count: int) -> None:
     handles, labels = ax.get_legend_handles_labels()  # type: ignore[attr-defined]
+    order = sorted(range(len(labels)), key=lambda i: labels[i] == "chance")  # what marks the lines last
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(4, max(1, count)), fontsize="small",
                    frameon=False)
@@ -270,7 +272,8 @@ def alpha_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None, 
 
     Each line is :func:`reports.tables.alpha_sweep`'s mean over the seeds of that alpha, drawn by ``errorbar``
     (its container is labelled ``alpha = A``, plus ``(N seeds)`` when there are several); with several seeds,
-    bars span their minimum to maximum. One axes per k.
+    bars span their minimum to maximum; with one, a shaded band (gid ``band:<alpha>``) spans each view's 95%
+    interval. A dashed line (gid ``chance``) marks the chance level where the results hold one. One axes per k.
     """
     topk = list(topk) if topk is not None else ks(frame, SUCCESS, evaluator)
     found = [alpha_sweep(frame, metric=SUCCESS, evaluator=evaluator, k=k, method=method).get(method) for k in topk]
@@ -279,21 +282,35 @@ def alpha_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None, 
         raise ValueError(f"no success_rate rows of {method!r} with an alpha parameter for evaluator {evaluator!r}")
     fig = _figure(9.0, 2.0 + 3.0 * len(topk))
     axes = fig.subplots(len(topk), 1, squeeze=False)[:, 0]
+    banded = False
     for ax, k, sweep in zip(axes, topk, sweeps, strict=True):
         views = _views(sweep.mean)
         cols = [str(v) for v in views]
         palette = colours(f"alpha = {a}" for a in sweep.mean.index)
-        for alpha in sweep.mean.index:
+        cells = view_cells(frame, metric=SUCCESS, evaluator=evaluator, k=k)
+        for row, alpha in enumerate(sweep.mean.index):
             mean = 100.0 * sweep.mean.loc[alpha, cols].to_numpy(dtype=float)
             seeds = int(sweep.seeds[alpha])
             yerr = None
+            name = f"alpha = {alpha}"
             if seeds > 1:
                 low = 100.0 * sweep.low.loc[alpha, cols].to_numpy(dtype=float)
                 high = 100.0 * sweep.high.loc[alpha, cols].to_numpy(dtype=float)
                 yerr = np.vstack([mean - low, high - mean])
-            name = f"alpha = {alpha}"
+            elif sweep.variants and sweep.variants[row][0] in cells.low.index:
+                variant = sweep.variants[row][0]
+                low = 100.0 * cells.low.loc[variant, cols].to_numpy(dtype=float)
+                high = 100.0 * cells.high.loc[variant, cols].to_numpy(dtype=float)
+                if not (np.isnan(low).all() or np.isnan(high).all()):
+                    ax.fill_between(views, low, high, color=palette[name], alpha=0.12, linewidth=0,
+                                    gid=f"band:{alpha}")
+                    banded = True
             ax.errorbar(views, mean, yerr=yerr, marker="o", capsize=3, color=palette[name],
                         label=name + (f" ({seeds} seeds)" if seeds > 1 else ""))
+        chance = cells.chance[cols].mean(axis=0).to_numpy(dtype=float)
+        if not np.isnan(chance).all():
+            ax.plot(views, 100.0 * chance, linestyle="--", color=_REFERENCE_COLOUR, linewidth=1.0, zorder=1,
+                    label="chance", gid="chance")
         ax.set_xticks(views, [f"{v}°" for v in views])
         ax.set_ylim(0, 100)
         ax.set_ylabel(f"top-{k} success rate (%)")
@@ -301,9 +318,11 @@ def alpha_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None, 
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("view")
     several = any(int(n) > 1 for sweep in sweeps for n in sweep.seeds)
+    notes = (["lines: mean over seeds, bars: their minimum to maximum"] if several else []) + (
+        ["bands: 95% intervals"] if banded else [])
     _suptitle(fig, f"Effect of alpha ({method}) on success rate against {label or evaluator}"
-              + ("\nlines: mean over seeds, bars: their minimum to maximum" if several else ""))
-    _legend(fig, axes[0], len(sweeps[0].mean.index))
+              + (f"\n{'; '.join(notes)}; dashed: chance" if notes else ""))
+    _legend(fig, axes[0], len(sweeps[0].mean.index) + 1)
     return fig
 
 

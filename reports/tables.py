@@ -89,13 +89,15 @@ class Table:
 @dataclasses.dataclass(frozen=True)
 class Sweep:
     """One metric over the alpha sweep: ``mean``, ``low``, ``high`` (index alpha label, columns views + ``all``),
-    ``seeds`` (runs behind each alpha) and the alpha values in row order."""
+    ``seeds`` (runs behind each alpha), the alpha values in row order and, per row, the variant labels it
+    averages (one per seed)."""
 
     mean: pd.DataFrame
     low: pd.DataFrame
     high: pd.DataFrame
     seeds: pd.Series
     alphas: tuple[float, ...]
+    variants: tuple[tuple[str, ...], ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -502,7 +504,8 @@ def alpha_sweep(frame: pd.DataFrame, *, metric: str, evaluator: str, k: int = 0,
             stats["low"].loc[label] = block.min(axis=0)
             stats["high"].loc[label] = block.max(axis=0)
         seeds = pd.Series([len(groups[g]) for g in order], index=index, name="seeds")
-        out[name] = Sweep(stats["mean"], stats["low"], stats["high"], seeds, tuple(alpha_of[g] for g in order))
+        out[name] = Sweep(stats["mean"], stats["low"], stats["high"], seeds, tuple(alpha_of[g] for g in order),
+                          tuple(tuple(groups[g]) for g in order))
     return out
 
 

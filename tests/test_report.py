@@ -311,6 +311,26 @@ def test_alpha_figure_means_and_seed_spread() -> None:
     assert [s[:, 1].tolist() for s in segments] == [pytest.approx([70.0, 90.0]), pytest.approx([60.0, 80.0])]
 
 
+def test_alpha_figure_bands_single_seeds_by_their_intervals_and_marks_chance() -> None:
+    # one seed per alpha, each row with its own interval and chance 0.8: the band spans the interval per view
+    rows = []
+    for parameters, cells in {"alpha=0.2": {0: (0.5, 0.4, 0.6), 90: (0.6, 0.5, 0.7)},
+                              "alpha=0.4": {0: (0.7, 0.55, 0.8), 90: (0.9, 0.8, 0.95)}}.items():
+        rows += [Row("stgan", "rec", "nm", view, SR, value, 10, k=1, parameters=parameters, ci_low=low, ci_high=high,
+                     chance=0.8) for view, (value, low, high) in cells.items()]
+    fig = figures.alpha_figure(frame_of(rows), "rec", topk=[1])
+    ax = fig.axes[0]
+    bands = {c.get_gid(): c for c in ax.collections if str(c.get_gid()).startswith("band:")}
+    assert set(bands) == {"band:0.2", "band:0.4"}
+    # fill_between's polygon: the low edge left to right, then the high edge right to left
+    vertices = bands["band:0.4"].get_paths()[0].vertices
+    assert sorted({(round(x, 6), round(y, 6)) for x, y in vertices}) == [
+        (0.0, 55.0), (0.0, 80.0), (90.0, 80.0), (90.0, 95.0)]
+    (chance,) = [line for line in ax.lines if line.get_gid() == "chance"]
+    assert np.asarray(chance.get_ydata()).tolist() == pytest.approx([80.0, 80.0])
+    assert "bands: 95% intervals" in fig.get_suptitle()
+
+
 def test_mos_figure_boxes_from_quartiles() -> None:
     fig = figures.mos_figure(frame_of(mos_rows()))
     ax = fig.axes[0]

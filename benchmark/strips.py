@@ -21,6 +21,55 @@ LABEL_WIDTH = 120
 XOR_COLOURS = {"both": (255, 255, 255), "original": (255, 0, 0), "anonymized": (0, 160, 255), "none": (0, 0, 0)}
 
 
+def label_lines(label: str, width: int = LABEL_WIDTH - 8, scale: float = 0.45) -> list[str]:
+    """``label`` broken into lines that fit ``width`` pixels in OpenCV's simplex font at ``scale``: after ``;``,
+    ``,``, ``=`` and spaces, before ``[``; a word wider than a line is cut where it must be."""
+    def fits(text: str) -> bool:
+        return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= width
+
+    words, word = [], ""
+    for ch in label:
+        if ch == "[" and word:
+            words.append(word)
+            word = ""
+        word += ch
+        if ch in ";, =":
+            words.append(word)
+            word = ""
+    if word:
+        words.append(word)
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        if fits((line + word).rstrip()):
+            line += word
+            continue
+        if line:
+            lines.append(line.rstrip())
+        line = ""
+        for ch in word:  # a word too long for a line of its own
+            if line and not fits(line + ch):
+                lines.append(line)
+                line = ""
+            line += ch
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+def label_margin(label: str, height: int) -> np.ndarray:
+    """A black ``uint8 (height, LABEL_WIDTH, 3)`` margin with ``label`` in white, wrapped to fit
+    (:func:`label_lines`), its lines centred vertically."""
+    margin = np.zeros((height, LABEL_WIDTH, 3), np.uint8)
+    lines = label_lines(label)
+    step = 16
+    top = height // 2 + 5 - step * (len(lines) - 1) // 2
+    for i, line in enumerate(lines):
+        cv2.putText(margin, line, (4, top + i * step), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return margin
+
+
 def spaced_frames(num_frames: int, n: int) -> list[int]:
     """``n`` frame indices spread evenly over ``0..num_frames-1``, first and last included (repeats if n > T)."""
     if n < 1:
@@ -114,10 +163,7 @@ def frame_strips(
     picks = spaced_frames(min(seq.num_frames for _, seq in rows), n) if frames is None else list(frames)
     out = []
     for (label, _), strip in zip(rows, _tiles([seq for _, seq in rows], picks, colour, crop), strict=True):
-        margin = np.zeros((size[0], LABEL_WIDTH, 3), np.uint8)
-        cv2.putText(margin, label, (4, size[0] // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
-                    cv2.LINE_AA)
-        out.append(np.concatenate([margin, strip], axis=1))
+        out.append(np.concatenate([label_margin(label, size[0]), strip], axis=1))
     return np.concatenate(out, axis=0)
 
 

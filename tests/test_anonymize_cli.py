@@ -264,3 +264,24 @@ def test_cli_refuses_an_anonymizer_trained_on_test_subjects(source: Path, tmp_pa
     err = capsys.readouterr().err
     assert f"anonymizer test-shift ({tmp_path / 'shift-2.npz'}) was trained on test subjects ['005']" in err
     assert not (tmp_path / "out-2").exists()
+
+
+def test_strip_labels_wrap_to_the_margin() -> None:
+    from benchmark.strips import LABEL_WIDTH, label_lines, label_margin
+
+    def width(text: str) -> int:
+        return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)[0][0]
+
+    assert label_lines("original") == ["original"]
+    assert label_lines("noise-gait beta=0.3") == ["noise-gait", "beta=0.3"]  # too wide on one line, broken at the space
+    for label in ("alpha=0;noise_motion=donor", "noise-gait[beta=0.3;seed=0]", "x" * 40):
+        lines = label_lines(label)
+        assert len(lines) > 1 and all(width(line) <= LABEL_WIDTH - 8 for line in lines)
+        assert "".join(lines).replace(" ", "") == label.replace(" ", "")  # nothing lost, nothing added
+    assert label_lines("noise-gait[beta=0.3;seed=0]")[0] == "noise-gait"  # broken before "["
+    margin = label_margin("alpha=0;noise_motion=donor", 128)
+    assert margin.shape == (128, LABEL_WIDTH, 3)
+    lit = np.flatnonzero(margin.any(axis=(1, 2)))
+    # three lines 16 px apart, centred: text from about 64 - 16 - 10 to 64 + 16 + 5
+    assert 30 <= lit.min() and lit.max() <= 90 and lit.max() - lit.min() > 32
+    assert not margin[:, LABEL_WIDTH - 3:].any()  # nothing runs off the margin

@@ -44,7 +44,7 @@ STAGE_VERSIONS: dict[str, int] = {
     "evaluate": 4,  # 3: eer and rank rows, the chance column; 4: the attack column
     "score": 2,
     "realism": 1,
-    "pictures": 2,  # 2: rows of one method titled by the parameters in which they differ
+    "pictures": 3,  # 2: rows of one method titled by the parameters in which they differ; 3: labels wrapped
 }
 MARKER = "stage.json"
 KEY_LENGTH = 20

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from benchmark.io import write_json
@@ -30,25 +29,17 @@ from benchmark.io import write_json
 INDEX = "index.json"
 
 
-def _label_margin(label: str, height: int) -> np.ndarray:
-    from benchmark.strips import LABEL_WIDTH
-
-    margin = np.zeros((height, LABEL_WIDTH, 3), np.uint8)
-    cv2.putText(margin, label, (4, height // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    return margin
-
-
 def xor_rows(original: Any, rows: Sequence[tuple[str, Any]], n: int, crop: bool) -> np.ndarray:
     """Fig. 18: one labelled :func:`benchmark.strips.xor_strip` row per ``(label, anonymized sequence)``.
 
     Returns ``uint8 (len(rows) * H, LABEL_WIDTH + n * tile width, 3)`` RGB.
     """
-    from benchmark.strips import xor_strip
+    from benchmark.strips import label_margin, xor_strip
 
     out = []
     for label, seq in rows:
         strip = xor_strip(original, seq, n=n, crop=crop)
-        out.append(np.concatenate([_label_margin(label, strip.shape[0]), strip], axis=1))
+        out.append(np.concatenate([label_margin(label, strip.shape[0]), strip], axis=1))
     return np.concatenate(out, axis=0)
 
 

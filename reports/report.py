@@ -246,6 +246,10 @@ def _alpha_section(run: RunData, w: _Writer) -> Section:
                                   f"fig15-16-alpha-{method}-{evaluator}",
                                   f"Figs. 15-16: effect of alpha ({method}) on the success rate against "
                                   f"{run.label(evaluator)}"))
+    verdicts: list[str] = []
+    for table, lines in tables.dial_tables(frame, run.labels):
+        items.append(w.table(table))
+        verdicts += [f"{table.title.split(':')[0]}, {line}" for line in lines]
     items += [w.table(t) for t in tables.alpha_tables(frame, run.labels)]
     missing = []
     if not items:
@@ -254,7 +258,9 @@ def _alpha_section(run: RunData, w: _Writer) -> Section:
                  for e in tables.evaluators(frame, m)):
         missing.append("No frame or video scores of the alpha sweep in this run: Tables 2-3 cannot be made.")
     return Section("alpha", "Effect of alpha (Tables 2-3, Figs. 15-16)", paragraphs=(
-        "Rows: alpha; runs that differ only in seed are averaged (their range is in the range tables).",
+        "Rows: alpha; runs that differ only in seed are averaged (their range is in the range tables). The dial "
+        "tables give each measure over all views with its 95% interval (over the seeds where there are several); "
+        "whether alpha orders them:", *verdicts,
     ), items=tuple(items), missing=tuple(missing))
 
 

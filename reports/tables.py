@@ -544,6 +544,110 @@ def alpha_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
     return tables
 
 
+#: metrics that grow as an anonymizer hides more (:func:`dial_verdict`'s expected direction); the rest fall
+PRIVACY_METRICS = (SUCCESS, EER, RANK)
+
+
+def dial(frame: pd.DataFrame, *, metric: str, evaluator: str, k: int = 0, method: str) -> pd.DataFrame:
+    """Is alpha a dial? One metric of ``method`` over all views per alpha, with its 95% interval.
+
+    Rows: the alphas of :func:`alpha_sweep` (its row labels). Columns: ``mean`` (over the seeds of the ``all``
+    value), ``low`` and ``high`` and ``seeds``. With two or more seeds the interval is Student-t over the seeds
+    (:func:`benchmark.stats.t_interval`: the spread of training runs); with one, the interval its results give for
+    the probes (Wilson for rates). Empty when ``method`` has no alpha sweep for this metric.
+    """
+    from benchmark.stats import t_interval
+
+    sweep = alpha_sweep(frame, metric=metric, evaluator=evaluator, k=k, method=method).get(method)
+    columns = ["mean", "low", "high", "seeds"]
+    if sweep is None:
+        return pd.DataFrame(columns=columns)
+    cells = view_cells(frame, metric=metric, evaluator=evaluator, k=k)
+    out = pd.DataFrame(np.nan, index=sweep.mean.index, columns=columns)
+    for label, variants in zip(sweep.mean.index, sweep.variants, strict=True):
+        values = cells.value.loc[list(variants), ALL].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            continue
+        if len(values) == 1:
+            low, high = cells.low.loc[variants[0], ALL], cells.high.loc[variants[0], ALL]
+        else:
+            low, high = t_interval(values)
+        out.loc[label] = [float(values.mean()), low, high, len(values)]
+    return out
+
+
+def dial_verdict(table: pd.DataFrame, *, rising: bool, scale: float = 1.0, digits: int = 4) -> str:
+    """One sentence on a :func:`dial` table: whether its means move strictly the expected way over alpha, where
+    they do not, and between which neighbouring alphas the 95% intervals overlap (the order there is not
+    established). Means are printed times ``scale`` with ``digits`` decimals."""
+    rows = table.dropna(subset=["mean"])
+    if len(rows) < 2:
+        return "fewer than two alphas with values: no order to check"
+    labels, means = list(rows.index), rows["mean"].to_numpy(dtype=float)
+    f = lambda v: f"{v * scale:.{digits}f}"  # noqa: E731
+    way = "rise" if rising else "fall"
+    wrong = [f"{a} to {b} ({f(x)} to {f(y)})" for a, b, x, y in zip(labels, labels[1:], means, means[1:], strict=False)
+             if (y <= x if rising else y >= x)]
+    text = (f"means {way} strictly with alpha ({labels[0]} to {labels[-1]}: {f(means[0])} to {f(means[-1])})"
+            if not wrong else f"means do not {way} strictly with alpha: not from {', '.join(wrong)}")
+    low, high = rows["low"].to_numpy(dtype=float), rows["high"].to_numpy(dtype=float)
+    overlap = [f"{a}-{b}" for a, b, lo1, hi1, lo2, hi2 in zip(labels, labels[1:], low, high, low[1:], high[1:],
+                                                              strict=False)
+               if not any(math.isnan(v) for v in (lo1, hi1, lo2, hi2)) and lo2 <= hi1 and lo1 <= hi2]
+    unknown = [f"{a}-{b}" for a, b, lo1, lo2 in zip(labels, labels[1:], low, low[1:], strict=False)
+               if math.isnan(lo1) or math.isnan(lo2)]
+    if overlap:
+        text += f"; 95% intervals overlap between alphas {', '.join(overlap)}"
+    elif not unknown:
+        text += "; no two neighbouring 95% intervals overlap"
+    if unknown:
+        text += f"; no interval to compare between alphas {', '.join(unknown)}"
+    return text
+
+
+def dial_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[tuple[Table, list[str]]]:
+    """Per method with an alpha sweep, two tables of :func:`dial`, rows (measure, alpha, seeds): privacy (the first
+    top-k success per recognizer and the EER, in %) and naturalness (frame and video scores); with each, a verdict
+    per measure (:func:`dial_verdict`)."""
+    privacy: list[tuple[str, str, int]] = []
+    for evaluator in evaluators(frame, SUCCESS):
+        privacy += [(SUCCESS, evaluator, k) for k in ks(frame, SUCCESS, evaluator)[:1]]
+    privacy += [(EER, evaluator, 0) for evaluator in evaluators(frame, EER)]
+    natural = [(metric, evaluator, 0) for metric in (FRAME, VIDEO) for evaluator in evaluators(frame, metric)]
+    methods = sorted({m for metric, evaluator, k in privacy + natural
+                      for m in alpha_sweep(frame, metric=metric, evaluator=evaluator, k=k)})
+    out = []
+    for method in methods:
+        for kind, measures, scale, digits in (("privacy", privacy, 100.0, 1), ("naturalness", natural, 1.0, 4)):
+            blocks, verdicts, sources = [], [], []
+            for metric, evaluator, k in measures:
+                table = dial(frame, metric=metric, evaluator=evaluator, k=k, method=method)
+                if table.empty:
+                    continue
+                what = (f"top-{k} success" if metric == SUCCESS else METRIC_NAMES[metric]) + f", {evaluator}"
+                shown = table[["mean", "low", "high"]].copy()
+                shown.index = pd.MultiIndex.from_arrays(
+                    [[what] * len(table), list(table.index),
+                     ["-" if math.isnan(n) else str(int(n)) for n in table["seeds"]]],
+                    names=["measure", "alpha", "seeds"])
+                blocks.append(shown)
+                verdict = dial_verdict(table, rising=metric in PRIVACY_METRICS, scale=scale, digits=digits)
+                verdicts.append(f"{what}: {verdict}.")
+                sources.append(evaluator_label(evaluator, labels))
+            if not blocks:
+                continue
+            unit = " (%)" if scale != 1.0 else ""
+            out.append((Table(
+                name=f"dial-{method}-{kind}", title=f"Alpha as a dial ({method}): {kind}{unit} over all views, per "
+                f"alpha, with 95% intervals", frame=pd.concat(blocks), source="; ".join(dict.fromkeys(sources)),
+                scale=scale, digits=digits,
+                note="mean over the seeds; low-high: Student-t over the seeds where there are two or more, else the "
+                     "probes' own 95% interval; expected: " + ("rising" if kind == "privacy" else "falling") +
+                     " with alpha"), verdicts))
+    return out
+
+
 def mos_boxes(frame: pd.DataFrame) -> pd.DataFrame:
     """Fig. 12's box-plot input: one row per variant and view with ``mean``, ``q1``, ``median``, ``q3``,
     ``min``, ``max`` and ``n`` (ratings behind the mean) from the survey's ``mos*`` rows.
@@ -599,7 +703,8 @@ def all_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
     """Every table of the report, in report order."""
     mos = mos_table(frame, labels)
     return [*privacy_tables(frame, labels), *success_tables(frame, labels), *identification_tables(frame, labels),
-            *naturalness_tables(frame, labels), *alpha_tables(frame, labels), *([mos] if mos is not None else [])]
+            *naturalness_tables(frame, labels), *alpha_tables(frame, labels),
+            *(table for table, _ in dial_tables(frame, labels)), *([mos] if mos is not None else [])]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -292,6 +292,51 @@ def test_score_figure_lines_equal_the_table_and_title_names_the_scorer() -> None
     assert ax.get_title() == "frame score: frame-x (a detector)"
 
 
+def _dial_rows() -> list[Row]:
+    """stgan at alpha 0.1 and 0.2 under three seeds and 0.4 under one (with its own interval), one view, n 10."""
+    rows = []
+    for alpha, values in (("0.1", (0.2, 0.3, 0.4)), ("0.2", (0.5, 0.6, 0.7))):
+        for seed, value in enumerate(values):
+            rows += rates("stgan", f"alpha={alpha};seed={seed}", {("nm", 90): (value, 10)})
+    rows += [Row("stgan", "rec", "nm", view, SR, 0.55, 10, k=1, parameters="alpha=0.4;seed=0", ci_low=0.3,
+                 ci_high=0.75) for view in (90, -1)]
+    for alpha, values in (("0.1", (0.99, 0.97, 0.98)), ("0.2", (0.90, 0.92, 0.94))):
+        for seed, value in enumerate(values):
+            rows += rates("stgan", f"alpha={alpha};seed={seed}", {("nm", 90): (value, 4)}, k=0, evaluator="frame-x",
+                          metric="frame_score")
+    return rows
+
+
+def test_dial_intervals_over_seeds_and_verdicts() -> None:
+    frame = frame_of(_dial_rows())
+    table = tables.dial(frame, metric=SR, evaluator="rec", k=1, method="stgan")
+    # three seeds: mean +- t(0.975, 2) * s / sqrt(3), t = 4.302652729749464 and s = 0.1 for both alphas
+    half = 4.302652729749464 * 0.1 / math.sqrt(3)
+    assert list(table.index) == ["0.1", "0.2", "0.4"]
+    assert table.loc["0.1"].tolist() == pytest.approx([0.3, 0.3 - half, 0.3 + half, 3])
+    assert table.loc["0.2"].tolist() == pytest.approx([0.6, 0.6 - half, 0.6 + half, 3])
+    assert table.loc["0.4"].tolist() == pytest.approx([0.55, 0.3, 0.75, 1])  # one seed: the probes' interval
+    verdict = tables.dial_verdict(table, rising=True, scale=100, digits=1)
+    assert verdict == ("means do not rise strictly with alpha: not from 0.2 to 0.4 (60.0 to 55.0); 95% intervals "
+                       "overlap between alphas 0.1-0.2, 0.2-0.4")
+    frames = tables.dial(frame, metric="frame_score", evaluator="frame-x", method="stgan")
+    # s = 0.01 and 0.02: the intervals 0.98 +- 0.0248 and 0.92 +- 0.0497 overlap (0.9552 <= 0.9697)
+    assert frames["high"].tolist() == pytest.approx([0.98 + half / 10, 0.92 + half / 5])
+    assert tables.dial_verdict(frames, rising=False) == (
+        "means fall strictly with alpha (0.1 to 0.2: 0.9800 to 0.9200); 95% intervals overlap between alphas 0.1-0.2")
+    apart = pd.DataFrame({"mean": [0.1, 0.5], "low": [0.0, 0.4], "high": [0.2, 0.6], "seeds": [3, 3]},
+                         index=["0.1", "0.2"])
+    assert tables.dial_verdict(apart, rising=True).endswith("no two neighbouring 95% intervals overlap")
+
+    (privacy, lines), (natural, _) = tables.dial_tables(frame, {})
+    assert privacy.name == "dial-stgan-privacy" and natural.name == "dial-stgan-naturalness"
+    md = tables.to_markdown(privacy).splitlines()
+    assert "| measure | alpha | seeds | mean | low | high |" in md
+    assert f"| top-1 success, rec | 0.1 | 3 | 30.0 | {100 * (0.3 - half):.1f} | {100 * (0.3 + half):.1f} |" in md
+    assert "| top-1 success, rec | 0.4 | 1 | 55.0 | 30.0 | 75.0 |" in md
+    assert lines == [f"top-1 success, rec: {verdict}."]
+
+
 def test_alpha_figure_means_and_seed_spread() -> None:
     fig = figures.alpha_figure(frame_of(sweep_rows()), "rec", topk=[1])
     ax = fig.axes[0]

@@ -11,7 +11,15 @@ from benchmark.registry import ANONYMIZERS
 ANONYMIZERS.add(
     "stgan",
     "baselines.stgan:STGAN",
-    "ST-GAN (Tieu et al. 2019): noise generator GN, generator G, spatial and temporal discriminators, alpha",
+    "ST-GAN (Tieu et al. 2019): noise generator GN, generator G, spatial and temporal discriminators, alpha; "
+    "our form, natural walkers (docs/anonymizers.md)",
+    trainable=True,
+    input="contours",
+)
+ANONYMIZERS.add(
+    "stgan-paper",
+    "baselines.stgan:STGANPaper",
+    "ST-GAN in the paper's literal form (Eq. 8's L1 objective, plain G, frozen GN noise): stgan is ours",
     trainable=True,
     input="contours",
 )

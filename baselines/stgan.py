@@ -1,5 +1,8 @@
 """ST-GAN (Tieu et al. 2019, Section 3): the paper's anonymizer, and its ablation without the noise generator.
 
+Three methods: ``stgan`` (our form, the default: the departures of :class:`STGANConfig` that keep walkers
+natural), ``stgan-paper`` (the literal form described below) and ``stgan-nogn`` (the ablation, in our form).
+
 Training has two stages, each through the shared loop (:func:`benchmark.training.train`: checkpoint per epoch,
 resume, seeds, DDP):
 
@@ -64,10 +67,19 @@ from benchmark.api import (
 )
 from benchmark.training import distributed_env
 
+#: the protocol group that ``val_group = "auto"`` selects on where it exists
+VALIDATION = "validation"
+
 
 @dataclasses.dataclass(frozen=True)
 class STGANConfig:
-    """Settings of ST-GAN (paper values where it gives them: ``alpha``; the rest are ours)."""
+    """Settings of ST-GAN (paper values where it gives them: ``alpha``; the rest are ours).
+
+    The defaults are our form, which gives natural walkers (docs/anonymizers.md, "Our form and the paper's"): the
+    blend objective, a residual G with a circular decoder, LeakyReLU DS, GN in a principal-component basis, noise
+    that steps with the walk, the original's holes carried over and G's epoch selected on the validation group.
+    :class:`STGANPaperConfig` (method ``stgan-paper``) holds the literal paper's form.
+    """
 
     alpha: float = 0.3
     gn_group: str = "gn"
@@ -75,15 +87,15 @@ class STGANConfig:
     # GN: MLP generator latent -> hidden -> 2*hidden -> 2P; DN: 2P -> 2*hidden -> hidden/2 -> 1
     latent: int = 64
     gn_hidden: int = 256
-    gn_epochs: int = 4
+    gn_epochs: int = 8
     gn_batch: int = 128
-    gn_lr: float = 2e-4
+    gn_lr: float = 1e-3
     gn_frame_step: int = 2
     #: GN's outputs framed like real contours (box centred, height 1); ours, the paper does not say
     gn_normalize: bool = False
     #: GN gives coefficients of this many principal components of its group's contours (0: the paper's free
     #: 4000 numbers, which zigzag; ours)
-    gn_basis: int = 0
+    gn_basis: int = 16
     #: draw this many GN contours per sequence and use the one nearest the sequence's mean contour (its view and
     #: build, another person's shape); 0 or 1: one draw, the paper's
     gn_match: int = 0
@@ -91,17 +103,18 @@ class STGANConfig:
     #: each frame's departure from the sequence's mean contour, so the noise steps with the walk); or "donor"
     #: (GN's contour plus the departures of another person's walk from the ``gn_group``, at the nearest view and
     #: in step with the source's gait phase, so the noise carries another person's motion as well as another build)
-    noise_motion: str = "frozen"
+    noise_motion: str = "walk"
     #: conditions of the ``gn_group`` walks that ``noise_motion = "donor"`` takes motions from
     donor_conditions: tuple[str, ...] = ("nm-01",)
-    #: the protocol group G's epochs are scored on (L_Rec + alpha L_Per on its clips; ``validation`` in the
-    #: paper's protocols), keeping the best epoch's weights; "" = none, the last epoch's weights (the paper's)
-    val_group: str = ""
+    #: the protocol group G's epochs are scored on (the content objective on its clips; ``validation`` in the
+    #: paper's protocols), keeping the best epoch's weights; "" = none, the last epoch's weights (the paper's);
+    #: "auto" = ``validation`` where the protocol has that group, else none
+    val_group: str = "auto"
     #: validation clips at most (the first usable window of each sequence, sequences spread evenly)
     val_clips: int = 64
     #: carry the original's holes (arm-body gaps) into the output, moved with the contour (ours; the contour form
     #: has none, so a decoded silhouette loses them and a recognizer notices)
-    keep_holes: bool = False
+    keep_holes: bool = True
     #: a control: when anonymizing, the original is its own noise (``Y_hat = G(Y, Y)``), so what changes the
     #: success rate is G's reconstruction alone
     noise_off: bool = False
@@ -118,18 +131,18 @@ class STGANConfig:
     noise_std: float = 0.1
     seed: int = 0
     anonymize_batch: int = 256
-    # Our departures from the literal paper (docs/anonymizers.md says why); the defaults keep the paper's form.
+    # Our departures from the literal paper (docs/anonymizers.md says why); STGANPaperConfig keeps the paper's.
     #: "paper": Eq. 8, L_Rec + alpha L_Per with L1 terms (optimum at Y for every alpha < 1: a switch, not a dial);
     #: "blend": squared terms |Y_hat - Y|^2 + alpha |Y_hat - Z_hat|^2, optimum (Y + alpha Z_hat) / (1 + alpha)
-    objective: str = "paper"
+    objective: str = "blend"
     #: weight of the content terms (L_Rec, L_Per) against the adversarial ones
-    content_weight: float = 1.0
+    content_weight: float = 1000.0
     #: G predicts a change of Y (Y_hat = Y + dec), starting as the identity
-    residual: bool = False
+    residual: bool = True
     #: G's decoder wraps around the closed contour
-    circular_decoder: bool = False
+    circular_decoder: bool = True
     #: DS's activations: the paper's "sigmoid", or "leaky" (LeakyReLU 0.2)
-    ds_activation: str = "sigmoid"
+    ds_activation: str = "leaky"
 
     def __post_init__(self) -> None:
         if not 0 <= self.alpha:
@@ -162,6 +175,25 @@ class STGANConfig:
             raise ValueError(f"content_weight must be > 0, got {self.content_weight}")
         if self.ds_activation not in ("sigmoid", "leaky"):
             raise ValueError(f"ds_activation must be 'sigmoid' or 'leaky', got {self.ds_activation!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class STGANPaperConfig(STGANConfig):
+    """ST-GAN in the literal paper's form (method ``stgan-paper``): Eq. 8's L1 objective, a plain G, sigmoid DS,
+    GN's free coordinates, one frozen noise contour per sequence, no holes, the last epoch's weights. Our
+    numeric choices the paper leaves open (widths, epochs, learning rates) are :class:`STGANConfig`'s."""
+
+    gn_epochs: int = 4
+    gn_lr: float = 2e-4
+    gn_basis: int = 0
+    noise_motion: str = "frozen"
+    val_group: str = ""
+    keep_holes: bool = False
+    objective: str = "paper"
+    content_weight: float = 1.0
+    residual: bool = False
+    circular_decoder: bool = False
+    ds_activation: str = "sigmoid"
 
 
 class NoiseGenerator(nn.Module):
@@ -379,7 +411,7 @@ class STGANTask:
     """Stage 2: G against DS and DT (Eqs. 2-8); ``noise(clips, seed)`` gives each clip's ``Z_hat`` ``(B, 2, P)``."""
 
     def __init__(self, owner: STGAN, data: ContourSet, gn: nn.Module | None,
-                 val: ContourSet | None = None, donors: Donors | None = None) -> None:
+                 val: ContourSet | None = None, donors: Donors | None = None, val_group: str = "") -> None:
         self.owner, self.config, self.data, self.gn = owner, owner.config, data, gn
         self.starts = clip_starts(data, self.config.clip)
         self.donors = donors
@@ -393,7 +425,7 @@ class STGANTask:
             starts = clip_starts(val, self.config.clip)
             usable = [s for s, st in enumerate(starts) if len(st)]
             if not usable:
-                raise ValueError(f"validation group {self.config.val_group!r} has no sequence with "
+                raise ValueError(f"validation group {val_group or self.config.val_group!r} has no sequence with "
                                  f"{self.config.clip} consecutive frames with a contour")
             pick = np.array(usable)[np.linspace(0, len(usable) - 1, min(len(usable), self.config.val_clips))
                                     .round().astype(int)]
@@ -606,6 +638,14 @@ class STGAN(ContourAnonymizer):
                            f"{len(set(data.subjects.tolist()))} subjects read in {time.perf_counter() - began:.1f} s")
         return data
 
+    def validation_group(self, source: TrainSource) -> str:
+        """The group G's epochs are selected on: ``val_group``, with "auto" resolved to ``validation`` where
+        ``source`` has that group (the paper's protocols) and to none ("") where it does not."""
+        group = self.config.val_group
+        if group == "auto":
+            return VALIDATION if VALIDATION in source.groups else ""
+        return group
+
     def _fit(self, source: TrainSource, options: FitOptions) -> dict[str, Any]:
         c = self.config
         figures: dict[str, Any] = {"groups": {}}
@@ -635,10 +675,11 @@ class STGAN(ContourAnonymizer):
         data = self._load(source, c.train_group, options)
         figures["groups"]["g"] = sorted(set(data.subjects.tolist()))
         val = None
-        if c.val_group:
-            val = self._load(source, c.val_group, options)
+        val_group = self.validation_group(source)
+        if val_group:
+            val = self._load(source, val_group, options)
             figures["groups"]["validation"] = sorted(set(val.subjects.tolist()))
-        task = STGANTask(self, data, gn, val, donors)
+        task = STGANTask(self, data, gn, val, donors, val_group=val_group)
         settings = stage_settings(c, options, c.epochs, "g", self.name)
         result = train(task, dataclasses.replace(settings, select_best=val is not None))
         if result.selected_epoch is not None:
@@ -696,6 +737,15 @@ class STGAN(ContourAnonymizer):
             self.donors = Donors(pool)
         self.generator = mods["g"]  # type: ignore[assignment]
         self.gn = mods.get("gn")  # type: ignore[assignment]
+
+
+class STGANPaper(STGAN):
+    """ST-GAN in the literal paper's form (:class:`STGANPaperConfig`): the reference for the paper's own numbers
+    and pictures; ``stgan`` is our form."""
+
+    name = "stgan-paper"
+    title = "ST-GAN (paper form)"
+    Config = STGANPaperConfig
 
 
 class STGANNoGN(STGAN):

@@ -256,8 +256,12 @@ def test_shipped_configs_parse_and_plan(name: str, tmp_path: Path) -> None:
     plan = plan_run(resolved, tmp_path / "out", progress=False)
     names = [s.name for s in plan.stages]
     assert names[0] == "world" and names[-1] == "pictures"
-    assert {"recognizer zheng2011", "recognizer wu2017-mt", "train stgan[alpha=0.2]", "train stgan[alpha=0.3]",
-            "train stgan[alpha=0.4]", "train noise-gait[beta=0.3]"} <= set(names)
+    # ST-GAN over the paper's alphas: our form in ci and paper, the paper's form in quick (docs/anonymizers.md)
+    stgan = {"ci": "stgan", "quick": "stgan-paper", "paper": "stgan"}[name]
+    assert {"recognizer zheng2011", "recognizer wu2017-mt", f"train {stgan}[alpha=0.2]", f"train {stgan}[alpha=0.3]",
+            f"train {stgan}[alpha=0.4]", "train noise-gait[beta=0.3]"} <= set(names)
+    if name != "quick":  # and the paper's form beside it
+        assert any(n.startswith("train stgan-paper[alpha=0.3]") for n in names)
     assert {("identity", ""), ("blur", "margin=4;sigma=8")} <= {(m.name, m.parameters) for m in resolved.methods}
     assert "frame-hog" in resolved.scorers and "video-synth" in resolved.scorers
     assert not (tmp_path / "out").exists()

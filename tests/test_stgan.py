@@ -19,7 +19,7 @@ from baselines.contour_space import (
     to_network,
 )
 from baselines.noise_gait import NoiseGait, NoiseGaitConfig, Pool
-from baselines.stgan import STGAN, STGANConfig, STGANNoGN
+from baselines.stgan import STGAN, STGANConfig, STGANNoGN, STGANPaper, STGANPaperConfig
 from benchmark.anonymizer import load_anonymizer
 from benchmark.api import CheckpointError
 from benchmark.contours import encode
@@ -30,7 +30,7 @@ from tests.conftest import write_casia_tree
 
 TINY = dict(
     latent=8, gn_hidden=16, gn_epochs=2, gn_batch=16, gn_frame_step=1, channels=(4, 8, 8), ds_channels=(4, 4),
-    lstm_hidden=4, clip=4, batch=2, epochs=3, lr=2e-3,
+    lstm_hidden=4, clip=4, batch=2, epochs=3, lr=2e-3, gn_basis=4,
 )
 TINY_NG = dict(channels=(4, 8, 8), ds_channels=(4, 4), clip=4, batch=2, epochs=3, lr=2e-3)
 OPTS = FitOptions(device="cpu", progress=False)
@@ -103,7 +103,7 @@ def test_eq8_combines_the_terms(monkeypatch: pytest.MonkeyPatch) -> None:
         offsets=np.array([0, 4, 8]), subjects=np.array(["001", "002"]), conditions=np.array(["nm-01"] * 2),
         views=np.array([90, 90]),
     )
-    model = STGAN(STGANConfig(**{**TINY, "alpha": 0.4}))
+    model = STGANPaper(STGANPaperConfig(**{**TINY, "gn_basis": 0, "alpha": 0.4}))
     gn = GNTask("stgan", model.config, data).modules()["gn"].requires_grad_(False)
     task = STGANTask(model, data, gn)
     mods = task.modules()
@@ -229,10 +229,15 @@ def test_training_records_the_subjects_it_read(tmp_path: Path, trained: STGAN) -
 
 
 def test_outputs_are_valid_silhouettes(world: Path, trained: STGAN) -> None:
-    """Decoded outputs are hole-free single regions (re-encoding and decoding them changes nothing)."""
+    """Without the original's holes (``keep_holes = False``, the paper's form) decoded outputs are hole-free single
+    regions (re-encoding and decoding them changes nothing)."""
+    import dataclasses
+
     from benchmark.contours import decode
 
-    out = trained.anonymize(_seq(world, "005-nm-01-000"), seed=3).silhouettes
+    plain = STGAN(dataclasses.replace(trained.config, keep_holes=False))
+    plain.generator, plain.gn, plain.training = trained.generator, trained.gn, trained.training
+    out = plain.anonymize(_seq(world, "005-nm-01-000"), seed=3).silhouettes
     np.testing.assert_array_equal(decode(*encode(out), out.shape[1:]), out)
 
 
@@ -266,6 +271,35 @@ def test_nogn_ablation_trains_without_gn(world: Path) -> None:
     assert "gn" not in model.training  # type: ignore[operator]
     out = model.anonymize(_seq(world, "005-nm-01-000"))
     assert out.silhouettes.shape == (10, 48, 36)
+
+
+def test_defaults_are_our_form_and_stgan_paper_is_the_papers(tmp_path: Path) -> None:
+    ours, paper = STGANConfig(), STGANPaperConfig()
+    assert (ours.objective, ours.residual, ours.circular_decoder, ours.ds_activation, ours.gn_basis,
+            ours.noise_motion, ours.keep_holes, ours.val_group, ours.content_weight) == (
+        "blend", True, True, "leaky", 16, "walk", True, "auto", 1000.0)
+    assert (paper.objective, paper.residual, paper.circular_decoder, paper.ds_activation, paper.gn_basis,
+            paper.noise_motion, paper.keep_holes, paper.val_group, paper.content_weight, paper.gn_lr) == (
+        "paper", False, False, "sigmoid", 0, "frozen", False, "", 1.0, 2e-4)
+    # the numbers the paper leaves open are the same in both forms
+    assert (ours.channels, ours.clip, ours.batch, ours.epochs, ours.lr, ours.alpha) == (
+        paper.channels, paper.clip, paper.batch, paper.epochs, paper.lr, paper.alpha)
+    model = STGANPaper()
+    assert model.name == "stgan-paper" and model.config == paper
+    with_val = TrainSource(root=tmp_path, groups={"gn": ["001"], "stgan": ["002"], "validation": ["003"]})
+    without = TrainSource(root=tmp_path, groups={"gn": ["001"], "stgan": ["002"]})
+    assert STGAN().validation_group(with_val) == "validation" and STGAN().validation_group(without) == ""
+    assert model.validation_group(with_val) == ""  # the paper keeps the last epoch
+    assert STGAN(STGANConfig(val_group="gn")).validation_group(without) == "gn"
+
+
+def test_stgan_paper_checkpoint_reads_back_as_the_paper_form(tmp_path: Path, world: Path) -> None:
+    config = STGANPaperConfig(**{**TINY, "gn_basis": 0, "epochs": 1, "gn_epochs": 1})
+    model = STGANPaper(config).fit(_source(world), OPTS)
+    back = load_anonymizer(model.save(tmp_path / "paper.npz"))
+    assert type(back) is STGANPaper and type(back.config) is STGANPaperConfig and back.config == model.config
+    seq = _seq(world, "005-nm-01-090")
+    np.testing.assert_array_equal(back.anonymize(seq, 2).silhouettes, model.anonymize(seq, 2).silhouettes)
 
 
 def test_config_errors() -> None:
@@ -347,7 +381,8 @@ def test_cli_train_then_anonymize(tmp_path: Path, world: Path) -> None:
     assert main(argv) == 0
     model = load_anonymizer(ckpt)
     assert isinstance(model, STGAN) and model.config.alpha == 0.4 and model.config.epochs == 1
-    assert model.training["groups"] == {"gn": ["002"], "g": ["003"]}  # type: ignore[index]  # paper groups of 5
+    # the paper's groups of 5 subjects; val_group "auto" found the protocol's validation group
+    assert model.training["groups"] == {"gn": ["002"], "g": ["003"], "validation": ["004"]}  # type: ignore[index]
     out = tmp_path / "anon"
     assert main(["anonymize", "stgan", "--ckpt", str(ckpt), "--data", str(world), "--out", str(out),
                  "--conditions", "nm-02", "--quiet"]) == 0
@@ -501,7 +536,7 @@ def test_gn_quality_by_hand() -> None:
 def test_noise_off_is_g_of_the_original_and_named(world: Path, trained: STGAN) -> None:
     import dataclasses
 
-    off = STGAN(dataclasses.replace(trained.config, noise_off=True))
+    off = STGAN(dataclasses.replace(trained.config, noise_off=True, keep_holes=False))  # G's outline alone
     off.generator, off.gn, off.training = trained.generator, trained.gn, trained.training
     assert off.parameters() == "alpha=0.3;noise=off" and trained.parameters() == "alpha=0.3"
     seq = _seq(world, "005-nm-01-000")

@@ -1,7 +1,7 @@
 """Two broken ST-GANs that the regression gate must catch (``tests/test_gate_proof.py``).
 
-Both are trained like ST-GAN and report ST-GAN's parameters (``alpha=...``), so their rows line up with the golden
-file's ``stgan`` rows once relabelled (a plug-in may not take a bundled name):
+Both are trained like ST-GAN in the paper's form and report its parameters (``alpha=...``), so their rows line up
+with the golden file's ``stgan-paper`` rows once relabelled (a plug-in may not take a bundled name):
 
 - ``ReturnsInput``: anonymizes nothing; every sequence comes back as it went in.
 - ``NoiseOff``: trained with the noise term switched off (Eq. 8 with ``alpha = 0``): G learns to reproduce its
@@ -15,17 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from baselines.stgan import STGAN
+from baselines.stgan import STGANPaper
 from benchmark.types import GaitSequence
 
 
-class ReturnsInput(STGAN):
+class ReturnsInput(STGANPaper):
 
     def _anonymize(self, seq: GaitSequence, rng: np.random.Generator) -> GaitSequence:
         return seq
 
 
-class NoiseOff(STGAN):
+class NoiseOff(STGANPaper):
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -33,4 +33,4 @@ class NoiseOff(STGAN):
         self.config = dataclasses.replace(self.config, alpha=0.0)
 
     def parameters(self) -> str:
-        return STGAN(self.reported).parameters()
+        return STGANPaper(self.reported).parameters()

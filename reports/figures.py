@@ -31,7 +31,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.projections.polar import PolarAxes
-from matplotlib.text import Text
+from matplotlib.text import Annotation, Text
 
 from reports.tables import (
     ALL,
@@ -403,7 +403,7 @@ def _tradeoff_panel(ax: Axes, frame: pd.DataFrame, naturalness: str, scorer: str
         if len(mine) > 1:
             for key, value, xi, yi in zip(mine["key"], mine["swept"], x, y, strict=True):
                 ax.annotate(f"{key}={value:g}", (xi, yi), xytext=(7, 5), textcoords="offset points",
-                            fontsize="x-small", color=colour)
+                            fontsize="x-small", color=colour, gid=f"label:{curve}")
     front = points.loc[list(data.front)]
     if len(front):
         fx, fy = front["x"].to_numpy(dtype=float), 100.0 * front["y"].to_numpy(dtype=float)
@@ -421,6 +421,43 @@ def _tradeoff_panel(ax: Axes, frame: pd.DataFrame, naturalness: str, scorer: str
     _axes_title(ax, f"{what} against {evaluator}", fontsize="medium")
     ax.grid(alpha=0.3)
     ax.set_axisbelow(True)
+
+
+def _spread_labels(ax: Axes) -> None:
+    """Move the ``key=value`` labels of ``ax`` up until no two overlap, the lowest first.
+
+    The points of a sweep often lie close together (our ST-GAN over alpha sits at one frame score), and labels
+    placed at a fixed offset then print over each other. Measured with the figure's renderer after the layout; a
+    label moved by more than its height gets a thin leader line to its point. Deterministic: same data, same
+    picture.
+    """
+    fig = cast(Figure, ax.figure)
+    labels = [t for t in ax.texts if isinstance(t, Annotation) and str(t.get_gid() or "").startswith("label:")]
+    if len(labels) < 2:
+        return
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    boxes = {id(t): t.get_window_extent(renderer) for t in labels}
+    placed: list[object] = []
+    points_per_pixel = 72.0 / fig.dpi
+    for label in sorted(labels, key=lambda t: (boxes[id(t)].y0, boxes[id(t)].x0)):
+        box = boxes[id(label)]
+        shift = 0.0
+        for _ in range(len(labels)):
+            hits = [p for p in placed if box.translated(0, shift).overlaps(p)]  # type: ignore[arg-type]
+            if not hits:
+                break
+            shift = max(p.y1 for p in hits) - box.y0 + 1.0  # type: ignore[attr-defined]
+        placed.append(box.translated(0, shift))
+        if shift <= 0:
+            continue
+        dx, dy = label.xyann
+        label.xyann = (dx, dy + shift * points_per_pixel)
+        if shift > box.height:  # far from its point: a leader line says which point it names
+            ax.annotate("", label.xy, xytext=(dx, dy + shift * points_per_pixel), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": label.get_color(), "linewidth": 0.5,
+                                    "shrinkA": 0, "shrinkB": 4, "alpha": 0.7},
+                        gid=f"leader:{label.get_gid()}")
 
 
 def tradeoff_figure(frame: pd.DataFrame, naturalness: str, scorer: str, label: str | None = None,
@@ -483,6 +520,8 @@ def tradeoff_figure(frame: pd.DataFrame, naturalness: str, scorer: str, label: s
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
                    ncols=min(4, len(handles)), fontsize="small", frameon=False)
+    for ax in fig.axes:  # last: the layout is final once titles and legend are in
+        _spread_labels(ax)
     return fig
 
 

@@ -145,8 +145,8 @@ def _tradeoff_section(run: RunData, w: _Writer) -> Section:
         for attack, group in groups.items():
             named = attack if len(groups) > 1 else None
             try:
-                fig = figures.tradeoff_figure(frame, metric, scorer, run.label(scorer), recognizers=group,
-                                              attack=named)
+                # the title names the scorer; its whole label (what model, what settings) is in the caption
+                fig = figures.tradeoff_figure(frame, metric, scorer, recognizers=group, attack=named)
             except ValueError as error:
                 missing.append(f"No trade-off for {scorer}{f' ({attack} attacker)' if named else ''}: {error}.")
                 continue

@@ -609,6 +609,35 @@ def test_tradeoff_figure_draws_points_intervals_front_and_chance() -> None:
     assert "Pareto front" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 
+def test_tradeoff_labels_of_crowded_points_do_not_overlap() -> None:
+    # five alphas at one frame score, 1 point of success apart: at the fixed offset their labels print over each other
+    rows = [overall("identity", "", "frame_score", 0.98, 0.97, 0.99, k=0, evaluator="frame-x"),
+            overall("identity", "", SR, 0.0, 0.0, 0.02, chance=0.8)]
+    for i, alpha in enumerate((0.1, 0.2, 0.3, 0.4, 0.6)):
+        rows += [overall("stgan", f"alpha={alpha}", "frame_score", 0.98, 0.97, 0.99, k=0, evaluator="frame-x"),
+                 overall("stgan", f"alpha={alpha}", SR, 0.01 * (i + 1), 0.0, 0.05, chance=0.8),
+                 overall("blur", "sigma=8", "frame_score", 0.4, 0.38, 0.43, k=0, evaluator="frame-x"),
+                 overall("blur", "sigma=8", SR, 0.75, 0.6, 0.85, chance=0.8)]
+    fig = figures.tradeoff_figure(frame_of(rows), "frame_score", "frame-x")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text().startswith("alpha=")]
+    assert sorted(t.get_text() for t in labels) == ["alpha=0.1", "alpha=0.2", "alpha=0.3", "alpha=0.4", "alpha=0.6"]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    # their order is the points' (each label stays above the one of the alpha below), and the lowest did not move
+    by_y = [t.get_text() for t in sorted(labels, key=lambda t: t.get_window_extent(renderer).y0)]
+    assert by_y == ["alpha=0.1", "alpha=0.2", "alpha=0.3", "alpha=0.4", "alpha=0.6"]
+    lowest = min(labels, key=lambda t: t.get_window_extent(renderer).y0)
+    assert tuple(lowest.xyann) == (7, 5)
+    # labels moved by more than their height are tied to their points by a leader line
+    leaders = [t for t in ax.texts if str(t.get_gid() or "").startswith("leader:")]
+    assert leaders and all(t.get_text() == "" for t in leaders)
+
+
 def test_success_figure_bars_carry_their_intervals() -> None:
     fig = figures.success_figure(frame_of(success_rows()), "rec")
     (bars,) = [c for c in fig.axes[0].containers if isinstance(c, BarContainer) and c.get_label() == STGAN]

@@ -117,11 +117,12 @@ def _front_text(run: RunData, naturalness: str, scorer: str, metric: str, k: int
     """``"against zheng2011: a, b"``: the Pareto front of one panel of the trade-off figure."""
     what = f"top-{k} success rate" if metric == SUCCESS else tables.METRIC_NAMES[metric]
     parts = []
-    for evaluator in tables.evaluators(run.frame, metric):
+    frame = tables.merge_seeds(run.frame)  # as the figure draws it
+    for evaluator in tables.evaluators(frame, metric):
         if group is not None and evaluator not in group:
             continue
         try:
-            data = tables.tradeoff(run.frame, naturalness=naturalness, scorer=scorer, evaluator=evaluator,
+            data = tables.tradeoff(frame, naturalness=naturalness, scorer=scorer, evaluator=evaluator,
                                    metric=metric, k=k)
         except ValueError:
             continue
@@ -129,8 +130,24 @@ def _front_text(run: RunData, naturalness: str, scorer: str, metric: str, k: int
     return "; ".join(parts)
 
 
+def _seed_merged(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The frame the figures draw (:func:`reports.tables.merge_seeds`: one variant per setting) and the sentence
+    their captions add when that merged anything."""
+    drawn = tables.merge_seeds(frame)
+    if len(tables.variants(drawn)) == len(tables.variants(frame)):
+        return frame, ""
+    return drawn, ("Variants trained under several seeds (seeds=N) are drawn once: the mean over the seeds, with "
+                   "the Student-t 95% interval over them; the tables list every seed.")
+
+
+def _then(caption: str, sentence: str) -> str:
+    """``caption`` followed by ``sentence`` (when there is one) as a sentence of its own."""
+    return f"{caption.rstrip('.')}. {sentence}" if sentence else caption
+
+
 def _tradeoff_section(run: RunData, w: _Writer) -> Section:
     frame = run.frame
+    drawn, seeds = _seed_merged(frame)
     items: list[Table | Image] = []
     missing: list[str] = []
     scorers = [(m, e) for m in (FRAME, VIDEO) for e in tables.evaluators(frame, m)]
@@ -146,19 +163,21 @@ def _tradeoff_section(run: RunData, w: _Writer) -> Section:
             named = attack if len(groups) > 1 else None
             try:
                 # the title names the scorer; its whole label (what model, what settings) is in the caption
-                fig = figures.tradeoff_figure(frame, metric, scorer, recognizers=group, attack=named)
+                fig = figures.tradeoff_figure(drawn, metric, scorer, recognizers=group, attack=named)
             except ValueError as error:
                 missing.append(f"No trade-off for {scorer}{f' ({attack} attacker)' if named else ''}: {error}.")
                 continue
             fronts = [_front_text(run, metric, scorer, SUCCESS, 1, group),
                       _front_text(run, metric, scorer, EER, 0, group)]
-            items.append(w.figure(fig, f"tradeoff-{metric.replace('_', '-')}-{scorer}{f'-{attack}' if named else ''}", (
+            name = f"tradeoff-{metric.replace('_', '-')}-{scorer}{f'-{attack}' if named else ''}"
+            items.append(w.figure(fig, name, _then(
                 f"Privacy against naturalness ({tables.METRIC_NAMES[metric]} by {run.label(scorer)}"
                 f"{f', {attack} attacker' if named else ''}), each over all "
                 "views and probe conditions, with 95% intervals in both directions. On the Pareto front (no other "
                 f"anonymizer both at least as natural and at least as private): {'; '.join(f for f in fronts if f)}. "
                 "Identity (the clean data, grey star) is drawn for reference and is not part of the front; the front "
-                "is that of the point estimates, so points whose intervals overlap are not told apart by this run.")))
+                "is that of the point estimates, so points whose intervals overlap are not told apart by this run.",
+                seeds)))
     items += [w.table(t) for t in tables.privacy_tables(frame, run.labels)]
     return Section("tradeoff", "The trade-off at a glance: privacy against naturalness", paragraphs=(
         "Each point is one anonymizer variant: how natural its output looks (x) against how often a recognizer "
@@ -170,18 +189,21 @@ def _tradeoff_section(run: RunData, w: _Writer) -> Section:
 
 def _success_section(run: RunData, w: _Writer) -> Section:
     frame = run.frame
+    drawn, seeds = _seed_merged(frame)
     items: list[Table | Image] = []
     details: list[Table | Image] = []
     for evaluator in tables.evaluators(frame, SUCCESS):
-        items.append(w.figure(figures.success_figure(frame, evaluator, run.label(evaluator)),
+        items.append(w.figure(figures.success_figure(drawn, evaluator, run.label(evaluator)),
                               f"fig11-success-{evaluator}",
-                              f"Fig. 11: success rate per view against {run.label(evaluator)}, methods side by side "
-                              "(probe conditions pooled, weighted by n); error bars: 95% intervals"))
+                              _then(f"Fig. 11: success rate per view against {run.label(evaluator)}, methods side "
+                                    "by side (probe conditions pooled, weighted by n); error bars: 95% intervals",
+                                    seeds)))
         if len(tables.by_view(frame, metric=SUCCESS, evaluator=evaluator, k=1).columns) > 3:  # >= 3 views + all
-            items.append(w.figure(figures.polar_figure(frame, evaluator, run.label(evaluator)),
+            items.append(w.figure(figures.polar_figure(drawn, evaluator, run.label(evaluator)),
                                   f"fig11-polar-{evaluator}",
-                                  f"Fig. 11 by angle: top-1 success rate per view against {run.label(evaluator)}; "
-                                  "the angle is the view, the radius the rate (dashed: clean probes)"))
+                                  _then(f"Fig. 11 by angle: top-1 success rate per view against "
+                                        f"{run.label(evaluator)}; the angle is the view, the radius the rate (dashed: "
+                                        "clean probes)", seeds)))
     for table in [*tables.success_tables(frame, run.labels), *tables.identification_tables(frame, run.labels)]:
         (items if _pooled(table, frame) else details).append(w.table(table))
     missing = () if items else ("No success rates in this run (no success_rate rows).",)
@@ -200,6 +222,7 @@ def _pooled(table: Table, frame: pd.DataFrame) -> bool:
 
 def _naturalness_section(run: RunData, w: _Writer) -> Section:
     frame = run.frame
+    drawn, seeds = _seed_merged(frame)
     items: list[Table | Image] = []
     details: list[Table | Image] = []
     missing: list[str] = []
@@ -209,9 +232,10 @@ def _naturalness_section(run: RunData, w: _Writer) -> Section:
         if not scorers:
             missing.append(f"No {tables.METRIC_NAMES[metric]}s in this run (no {metric} rows).")
         for evaluator in scorers:
-            items.append(w.figure(figures.score_figure(frame, evaluator, metric, run.label(evaluator)),
+            items.append(w.figure(figures.score_figure(drawn, evaluator, metric, run.label(evaluator)),
                                   f"fig{fig_no}-{metric.replace('_', '-')}-{evaluator}",
-                                  f"Fig. {fig_no}: {tables.METRIC_NAMES[metric]} per view by {run.label(evaluator)}"))
+                                  _then(f"Fig. {fig_no}: {tables.METRIC_NAMES[metric]} per view by "
+                                        f"{run.label(evaluator)}", seeds)))
             items.append(w.table(by_name.pop(f"{metric.replace('_', '-')}-{evaluator}")))
     details += [w.table(t) for t in by_name.values()]  # realism metrics
     return Section("naturalness", "Naturalness (Figs. 13-14)", paragraphs=(

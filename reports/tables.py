@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from benchmark.stats import wilson_interval
+from benchmark.stats import t_interval, wilson_interval
 from reports.run_dir import evaluator_label
 
 SUCCESS = "success_rate"
@@ -216,6 +216,78 @@ def pool_conditions(rows: pd.DataFrame, by: Sequence[str] = ("method", "paramete
                     "conditions": ",".join(sorted(set(group["condition"]))), "ci_low": low, "ci_high": high,
                     "chance": _weighted_chance(group)})
     return pd.DataFrame(out, columns=[*by, "value", "n", "conditions", "ci_low", "ci_high", "chance"])
+
+
+#: metrics that live in [0, 1]: a seed interval of their mean is clipped to it
+_UNIT_METRICS = (*RATES, EER, RANK, FRAME, VIDEO)
+#: the columns :func:`merge_seeds` combines; every other column names the cell
+_MEASURED = ("value", "n", "ci_low", "ci_high", "chance")
+
+
+def _with_pooled_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` plus, for each (variant, evaluator, view, metric, k) with two or more conditions and no ``all``
+    row, the ``all`` row :func:`pool_conditions` makes of them."""
+    cell = [c for c in ("evaluator", "metric", "k", "attack") if c in rows]
+    extra = []
+    for key, group in rows.groupby(cell, sort=False, dropna=False):
+        counted = group.groupby(["method", "parameters", "view"])["condition"]
+        lacking = counted.agg(lambda c: ALL not in set(c) and c.nunique() > 1)
+        if not lacking.any():
+            continue
+        wanted = group.set_index(["method", "parameters", "view"]).index.isin(lacking[lacking].index)
+        pooled = pool_conditions(group[wanted]).drop(columns="conditions")
+        for column, value in zip(cell, key if isinstance(key, tuple) else (key,), strict=True):
+            pooled[column] = value
+        pooled["condition"] = ALL
+        extra.append(pooled.reindex(columns=rows.columns))
+    return pd.concat([rows, *extra], ignore_index=True) if extra else rows
+
+
+def merge_seeds(frame: pd.DataFrame) -> pd.DataFrame:
+    """One variant per setting: rows of variants that differ only in their ``seed`` parameter made one.
+
+    For figures that draw every variant once (Fig. 11, 13, 14, the trade-off): three seeds of five alphas are
+    fifteen bars a view otherwise. Within each cell (evaluator, condition, view, metric, k) the merged row's
+    ``value`` is the mean over the seeds and its interval the Student-t 95% interval over them (the spread of
+    training runs; clipped to [0, 1] for rates and scores), its ``n`` and ``chance`` the seeds' mean. Its
+    parameters lose ``seed`` and gain ``seeds=N`` (``"alpha=0.3;seeds=3"``), so every label says how many runs it
+    rests on. A setting with one seed keeps its row as it is (the probes' own interval); so does a setting whose
+    merged label another variant already has. Rows without a ``seed`` parameter are returned unchanged, first.
+    Where a view has several probe conditions and no pooled ``all`` row, each seed's conditions are pooled first
+    (:func:`pool_conditions`) into an ``all`` row, so that the pooled cell's interval is also the one over seeds.
+    """
+    if frame.empty or "parameters" not in frame:
+        return frame
+    params = frame["parameters"].map(parse_parameters)
+    seeded = params.map(lambda p: "seed" in p).to_numpy(dtype=bool)
+    if not seeded.any():
+        return frame
+    seeds = _with_pooled_rows(frame.loc[seeded])
+    rest = seeds["parameters"].map(lambda t: ";".join(f"{k}={v}" for k, v in parse_parameters(t).items()
+                                                      if k != "seed"))
+    seeds = seeds.assign(_rest=rest.to_numpy())
+    taken = set(zip(frame.loc[~seeded, "method"], frame.loc[~seeded, "parameters"], strict=True))
+    counts = seeds.groupby(["method", "_rest"])["parameters"].nunique()
+    keys = [c for c in frame.columns if c not in _MEASURED and c != "parameters"]
+    out = [frame.loc[~seeded]]
+    for (method, setting), runs in counts.items():
+        mine = seeds[(seeds["method"] == method) & (seeds["_rest"] == setting)]
+        if runs < 2 or (method, setting) in taken:
+            out.append(mine.drop(columns="_rest"))
+            continue
+        merged = []
+        for key, cell in mine.groupby(keys, sort=False, dropna=False):
+            values = cell["value"].to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            low, high = (t_interval(values, bounds=(0.0, 1.0) if cell["metric"].iloc[0] in _UNIT_METRICS else None)
+                         if len(values) >= 2 else (math.nan, math.nan))
+            merged.append({**dict(zip(keys, key, strict=True)),
+                           "parameters": ";".join(p for p in (setting, f"seeds={len(values)}") if p),
+                           "value": float(values.mean()) if len(values) else math.nan,
+                           "n": int(round(float(cell["n"].mean()))), "ci_low": low, "ci_high": high,
+                           **({"chance": float(cell["chance"].mean())} if "chance" in cell else {})})
+        out.append(pd.DataFrame(merged, columns=frame.columns))
+    return pd.concat(out, ignore_index=True)[list(frame.columns)]
 
 
 def select(frame: pd.DataFrame, *, metric: str, evaluator: str | None = None, k: int | None = None,
@@ -779,7 +851,7 @@ def sweep_curves(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str, 
     for method, all_parameters in by_method.items():
         params = [parse_parameters(p) for p in all_parameters]
         keys = list(dict.fromkeys(k for p in params for k in p))
-        swept = [k for k in keys if k != "seed" and len({p.get(k) for p in params}) > 1
+        swept = [k for k in keys if k not in ("seed", "seeds") and len({p.get(k) for p in params}) > 1
                  and all(_number_or_text(p.get(k, ""))[0] == 0 for p in params)]
         groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
         for i, p in enumerate(params):

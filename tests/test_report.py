@@ -638,6 +638,65 @@ def test_tradeoff_labels_of_crowded_points_do_not_overlap() -> None:
     assert leaders and all(t.get_text() == "" for t in leaders)
 
 
+# Three seeds of stgan alpha 0.3 in one cell (view 90, nm): 0.2, 0.4, 0.3 of 10 probes. By hand: mean 0.3, sample
+# sd 0.1, t(0.975, 2) = 4.302653, half width 4.302653 * 0.1 / sqrt(3) = 0.248414: (0.051586, 0.548414).
+SEEDED = {("stgan", "alpha=0.3;seed=0"): 0.2, ("stgan", "alpha=0.3;seed=1"): 0.4, ("stgan", "alpha=0.3;seed=2"): 0.3,
+          ("stgan", "alpha=0.6;seed=0"): 0.7, ("noise-gait", "beta=0.3"): 0.5, ("noise-gait", "beta=0.3;seed=0"): 0.6,
+          ("noise-gait", "beta=0.3;seed=1"): 0.8}
+
+
+def test_merge_seeds_gives_one_variant_per_setting_with_the_interval_over_seeds() -> None:
+    rows = [Row(m, "rec", "nm", 90, SR, value, 10, k=1, parameters=p, ci_low=0.01, ci_high=0.99, chance=0.9)
+            for (m, p), value in SEEDED.items()]
+    merged = tables.merge_seeds(frame_of(rows))
+    assert sorted(set(zip(merged["method"], merged["parameters"]))) == [
+        ("noise-gait", "beta=0.3"), ("noise-gait", "beta=0.3;seed=0"), ("noise-gait", "beta=0.3;seed=1"),
+        ("stgan", "alpha=0.3;seeds=3"), ("stgan", "alpha=0.6;seed=0")]  # noise-gait's seeds: the label is taken
+    (row,) = merged[merged["parameters"] == "alpha=0.3;seeds=3"].itertuples()
+    assert (row.value, row.ci_low, row.ci_high, row.n, row.chance) == pytest.approx((0.3, 0.051586, 0.548414, 10, 0.9),
+                                                                                    abs=1e-6)
+    (alone,) = merged[merged["parameters"] == "alpha=0.6;seed=0"].itertuples()  # one seed: its own row
+    assert (alone.value, alone.ci_low, alone.ci_high) == pytest.approx((0.7, 0.01, 0.99))
+    # the figures draw the merged variant once, at the mean
+    fig = figures.success_figure(merged, "rec")
+    labels = [c.get_label() for c in fig.axes[0].containers if isinstance(c, BarContainer)]
+    assert "stgan (alpha=0.3, seeds=3)" in labels and not any("alpha=0.3, seed=" in x for x in labels)
+
+
+def test_merge_seeds_pools_each_seeds_conditions_before_merging() -> None:
+    # seed 0: nm 2/10, cl 4/10 -> 0.3; seed 1: nm 4/10, cl 6/10 -> 0.5. By hand: mean 0.4; sd 0.141421,
+    # t(0.975, 1) = 12.706205, half width 1.270620: the interval is clipped to (0, 1)
+    rows = [*rates("stgan", "alpha=0.3;seed=0", {("nm", 90): (0.2, 10), ("cl", 90): (0.4, 10)}),
+            *rates("stgan", "alpha=0.3;seed=1", {("nm", 90): (0.4, 10), ("cl", 90): (0.6, 10)})]
+    merged = tables.merge_seeds(frame_of(rows))
+    pooled = merged[(merged["condition"] == "all") & (merged["view"] == 90)]
+    assert len(pooled) == 1 and pooled["parameters"].iloc[0] == "alpha=0.3;seeds=2"
+    assert (pooled["value"].iloc[0], pooled["ci_low"].iloc[0], pooled["ci_high"].iloc[0], pooled["n"].iloc[0]) == \
+        pytest.approx((0.4, 0.0, 1.0, 20))
+    nm = merged[(merged["condition"] == "nm") & (merged["view"] == 90)]
+    assert nm["value"].iloc[0] == pytest.approx(0.3) and nm["ci_low"].iloc[0] == pytest.approx(0.0)
+    # by_view uses the all row alone: the pooled cell's interval is the one over seeds, not the probes' Wilson
+    cells = tables.view_cells(merged, metric=SR, evaluator="rec", k=1)
+    assert cells.value.loc["stgan (alpha=0.3, seeds=2)", "90"] == pytest.approx(0.4)
+    assert (cells.low.loc["stgan (alpha=0.3, seeds=2)", "90"], cells.high.loc["stgan (alpha=0.3, seeds=2)", "90"]) == \
+        pytest.approx((0.0, 1.0))
+    # a frame without seeds comes back as it was
+    plain = frame_of(success_rows())
+    assert tables.merge_seeds(plain) is plain
+
+
+def test_report_draws_seeds_once_and_lists_them_in_its_tables(tmp_path: Path) -> None:
+    rows = [*rates("identity", "", {("nm", 0): (0.1, 10), ("nm", 90): (0.2, 10)})]
+    for seed, value in enumerate((0.5, 0.7)):
+        rows += rates("stgan", f"alpha=0.3;seed={seed}", {("nm", 0): (value, 10), ("nm", 90): (value, 10)})
+    report = build_report(make_run(tmp_path / "run", rows), formats=["png"])
+    html = report.html.read_text(encoding="utf-8")
+    assert "Variants trained under several seeds (seeds=N) are drawn once" in html
+    table = (tmp_path / "run" / "report" / "tables.md").read_text(encoding="utf-8")
+    assert "stgan (alpha=0.3, seed=0)" in table and "stgan (alpha=0.3, seed=1)" in table
+    assert "seeds=2" not in table
+
+
 def test_success_figure_bars_carry_their_intervals() -> None:
     fig = figures.success_figure(frame_of(success_rows()), "rec")
     (bars,) = [c for c in fig.axes[0].containers if isinstance(c, BarContainer) and c.get_label() == STGAN]

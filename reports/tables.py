@@ -251,28 +251,30 @@ def merge_seeds(frame: pd.DataFrame) -> pd.DataFrame:
     ``value`` is the mean over the seeds and its interval the Student-t 95% interval over them (the spread of
     training runs; clipped to [0, 1] for rates and scores), its ``n`` and ``chance`` the seeds' mean. Its
     parameters lose ``seed`` and gain ``seeds=N`` (``"alpha=0.3;seeds=3"``), so every label says how many runs it
-    rests on. A setting with one seed keeps its row as it is (the probes' own interval); so does a setting whose
-    merged label another variant already has. Rows without a ``seed`` parameter are returned unchanged, first.
+    rests on. As in the alpha section (:func:`alpha_sweep`), a variant without ``seed`` whose other parameters are
+    those of seeded ones is one more seed of that setting. A setting with one seed keeps its row as it is (the
+    probes' own interval). Rows of settings without seeds are returned unchanged, first.
     Where a view has several probe conditions and no pooled ``all`` row, each seed's conditions are pooled first
     (:func:`pool_conditions`) into an ``all`` row, so that the pooled cell's interval is also the one over seeds.
     """
     if frame.empty or "parameters" not in frame:
         return frame
     params = frame["parameters"].map(parse_parameters)
+    rest = params.map(lambda p: ";".join(f"{k}={v}" for k, v in p.items() if k != "seed"))
     seeded = params.map(lambda p: "seed" in p).to_numpy(dtype=bool)
     if not seeded.any():
         return frame
-    seeds = _with_pooled_rows(frame.loc[seeded])
-    rest = seeds["parameters"].map(lambda t: ";".join(f"{k}={v}" for k, v in parse_parameters(t).items()
-                                                      if k != "seed"))
-    seeds = seeds.assign(_rest=rest.to_numpy())
-    taken = set(zip(frame.loc[~seeded, "method"], frame.loc[~seeded, "parameters"], strict=True))
+    settings = set(zip(frame.loc[seeded, "method"], rest[seeded], strict=True))
+    involved = np.array([pair in settings for pair in zip(frame["method"], rest, strict=True)], dtype=bool)
+    seeds = _with_pooled_rows(frame.loc[involved])
+    seeds = seeds.assign(_rest=seeds["parameters"].map(
+        lambda t: ";".join(f"{k}={v}" for k, v in parse_parameters(t).items() if k != "seed")).to_numpy())
     counts = seeds.groupby(["method", "_rest"])["parameters"].nunique()
     keys = [c for c in frame.columns if c not in _MEASURED and c != "parameters"]
-    out = [frame.loc[~seeded]]
+    out = [frame.loc[~involved]]
     for (method, setting), runs in counts.items():
         mine = seeds[(seeds["method"] == method) & (seeds["_rest"] == setting)]
-        if runs < 2 or (method, setting) in taken:
+        if runs < 2:
             out.append(mine.drop(columns="_rest"))
             continue
         merged = []

@@ -649,9 +649,12 @@ def test_merge_seeds_gives_one_variant_per_setting_with_the_interval_over_seeds(
     rows = [Row(m, "rec", "nm", 90, SR, value, 10, k=1, parameters=p, ci_low=0.01, ci_high=0.99, chance=0.9)
             for (m, p), value in SEEDED.items()]
     merged = tables.merge_seeds(frame_of(rows))
-    assert sorted(set(zip(merged["method"], merged["parameters"]))) == [
-        ("noise-gait", "beta=0.3"), ("noise-gait", "beta=0.3;seed=0"), ("noise-gait", "beta=0.3;seed=1"),
-        ("stgan", "alpha=0.3;seeds=3"), ("stgan", "alpha=0.6;seed=0")]  # noise-gait's seeds: the label is taken
+    # noise-gait's run without a seed parameter is a third seed of beta 0.3, as in the alpha section
+    assert sorted(set(zip(merged["method"], merged["parameters"], strict=True))) == [
+        ("noise-gait", "beta=0.3;seeds=3"), ("stgan", "alpha=0.3;seeds=3"), ("stgan", "alpha=0.6;seed=0")]
+    (noise,) = merged[merged["method"] == "noise-gait"].itertuples()
+    # by hand: mean 0.633333, sd 0.152753, half width 4.302653 * 0.152753 / sqrt(3) = 0.379459; high clipped to 1
+    assert (noise.value, noise.ci_low, noise.ci_high) == pytest.approx((0.633333, 0.253875, 1.0), abs=1e-6)
     (row,) = merged[merged["parameters"] == "alpha=0.3;seeds=3"].itertuples()
     assert (row.value, row.ci_low, row.ci_high, row.n, row.chance) == pytest.approx((0.3, 0.051586, 0.548414, 10, 0.9),
                                                                                     abs=1e-6)

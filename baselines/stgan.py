@@ -570,6 +570,7 @@ class STGAN(ContourAnonymizer):
     title = "ST-GAN"
     Config = STGANConfig
     uses_gn = True
+    inference_only = ("noise_off",)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)

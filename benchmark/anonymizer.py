@@ -11,6 +11,7 @@ be passed to ``gaitbench anonymize --ckpt``.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import os
 import time
 from typing import Any, ClassVar
@@ -40,6 +41,9 @@ class Anonymizer(Plugin):
     passthrough: ClassVar[bool] = False
     #: the method's name in figures (default: ``name``)
     title: ClassVar[str] = ""
+    #: config fields read when anonymizing and never in training (ST-GAN's ``noise_off`` control): one trained
+    #: model serves every value of them (:meth:`training_config`, :meth:`with_inference_options`)
+    inference_only: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ what subclasses implement
 
@@ -56,6 +60,30 @@ class Anonymizer(Plugin):
         return ""
 
     # ------------------------------------------------------------------ shared behaviour
+
+    @classmethod
+    def training_config(cls, config: Any) -> Any:
+        """``config`` with its :attr:`inference_only` fields at their defaults: what training sees, so that
+        variants differing only in those fields share one trained model (and one cache key)."""
+        defaults = cls.Config()
+        return dataclasses.replace(config, **{f: getattr(defaults, f) for f in cls.inference_only})
+
+    def with_inference_options(self, config: Any) -> Anonymizer:
+        """Take the :attr:`inference_only` fields of ``config`` (a config of this method) over the loaded ones,
+        leaving what was trained as it is; returns self. ``ValueError`` when ``config`` differs from this model's
+        in any other field (its training would not be this model's)."""
+        if not isinstance(config, self.Config):
+            raise TypeError(f"{self.name} needs a {self.Config.__name__}, got {type(config).__name__}")
+        trained, wanted = self.training_config(self.config), self.training_config(config)
+        if trained != wanted:
+            diff = sorted(f.name for f in dataclasses.fields(wanted)
+                          if getattr(wanted, f.name) != getattr(trained, f.name))
+            raise ValueError(f"{self.name}: the config differs from the trained model's in {diff}, not only in the "
+                             f"inference options {list(self.inference_only)}")
+        config = dataclasses.replace(self.config, **{f: getattr(config, f) for f in self.inference_only})
+        self.check_config(config)
+        self.config = config
+        return self
 
     def fit(self, source: TrainSource, options: FitOptions | None = None) -> Anonymizer:
         """Train on ``source`` (a no-op for untrained methods); returns self."""

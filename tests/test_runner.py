@@ -344,6 +344,44 @@ def test_a_sweep_of_two_keys_runs_every_combination(tmp_path: Path) -> None:
     assert [m.label for m in sweep] == ["stgan[alpha=0.2;seed=0]", "stgan[alpha=0.4;seed=0]"]
 
 
+def test_noise_off_control_shares_the_trained_model_and_anonymizes_with_g_of_the_original(
+        project: Path, baseline: tuple[Path, Any]) -> None:
+    """``noise_off`` is read only when anonymizing: its variant's train stage has the key of the same config with
+    the noise on (the baseline's cached model, not trained again), and its probes are G(Y, Y) of that model."""
+    import dataclasses
+
+    from benchmark.anonymizer import load_anonymizer
+    from benchmark.data.casia import CasiaB
+
+    base_out, base = baseline
+    config = project / "off.toml"
+    config.write_text(CONFIG.replace("sweep = { alpha = [0.2, 0.4] }", "noise_off = true\nsweep = { alpha = [0.2] }")
+                      .replace('rows = ["noise-gait", "stgan[alpha=0.2]"]', 'rows = ["noise-gait"]'), encoding="utf-8")
+    plan = plan_run(load_run_config(config), project / "runs" / "off", cache_dir=base_out / "cache", progress=False)
+    off = "stgan[alpha=0.2;noise=off]"
+    keys = {s.name: s.key for s in plan.stages}
+    base_keys = {s.name: s.key for s in base.stages}
+    assert keys[f"train {off}"] == base_keys["train stgan[alpha=0.2]"]
+    assert keys[f"anonymize {off}"] != base_keys["anonymize stgan[alpha=0.2]"]
+    result = execute(plan, log=lambda line: None)
+    status = {s.name: s.status for s in result.stages}
+    assert status[f"train {off}"] == "cached" and status[f"anonymize {off}"] == "ran"
+
+    # The reference, built by hand: the cached model with the noise switched off, on the first probe.
+    method = next(m for m in plan.resolved.methods if m.label == off)
+    model = load_anonymizer(plan.builder.folder(f"train {off}") / "model.npz")
+    assert model.config.noise_off is False  # the checkpoint is the noise-on training's
+    hand = type(model)(dataclasses.replace(model.config, noise_off=True))
+    hand.generator, hand.gn, hand.donors, hand.training = model.generator, model.gn, model.donors, model.training
+    clean = CasiaB(project / "data")
+    noised = CasiaB(base_out / "cache" / "anonymize" / base_keys["anonymize stgan[alpha=0.2]"] / "data")
+    output = CasiaB(plan.builder.probes_root(method))
+    ref = output.index()[0]
+    expected = hand.anonymize(clean.load(clean.ref(ref.key), frames=True, background=True), seed=0).silhouettes
+    np.testing.assert_array_equal(output.load_silhouettes(ref), expected)
+    assert (noised.load_silhouettes(noised.ref(ref.key)) != expected).any()  # the noise on: another output
+
+
 def test_lazy_informed_attack_matches_against_the_method_s_own_gallery(project: Path,
                                                                        baseline: tuple[Path, Any]) -> None:
     """The lazy-informed attacker's gallery is anonymized by the same method (seed + 1): identity's figures are

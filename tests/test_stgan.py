@@ -548,6 +548,23 @@ def test_noise_off_is_g_of_the_original_and_named(world: Path, trained: STGAN) -
     np.testing.assert_array_equal(off.anonymize(seq, seed=4).silhouettes, expected)
 
 
+def test_noise_off_is_an_inference_option_a_trained_model_takes_and_training_never_sees() -> None:
+    import dataclasses
+
+    from baselines.stgan import STGANConfig
+
+    on = STGANConfig(alpha=0.3, epochs=2)
+    off = dataclasses.replace(on, noise_off=True)
+    assert STGAN.inference_only == ("noise_off",)
+    assert STGAN.training_config(off) == on and STGAN.training_config(on) == on
+    model = STGAN(on)
+    assert model.with_inference_options(off) is model and model.config == off
+    assert model.parameters() == "alpha=0.3;noise=off"
+    with pytest.raises(ValueError, match=r"differs from the trained model's in \['alpha'\]"):
+        model.with_inference_options(dataclasses.replace(off, alpha=0.4))
+    assert model.config == off  # refused: nothing changed
+
+
 # ------------------------------------------------------------------------------------------ donor motion
 
 

@@ -284,6 +284,14 @@ class Method:
     title: str = ""
 
     @property
+    def training_config(self) -> Any:
+        """The config training sees (:meth:`benchmark.anonymizer.Anonymizer.training_config`): variants that
+        differ only in inference options share one train stage."""
+        from benchmark.anonymizer import anonymizer_class
+
+        return anonymizer_class(self.name).training_config(self.config)
+
+    @property
     def label(self) -> str:
         return f"{self.name}[{self.parameters}]" if self.parameters else self.name
 

@@ -222,14 +222,17 @@ class Builder:
         self.add(f"recognizer {name}", "recognizer", spec, (WORLD,), run)
 
     def train(self, method: Method) -> None:
-        spec = self._code("anonymizers", method.name, {"anonymizer": method.name, "config": _asdict(method.config),
+        # Inference-only fields (a control such as ST-GAN's noise_off) at their defaults: variants that differ in
+        # them alone share one key, one trained model.
+        config = method.training_config
+        spec = self._code("anonymizers", method.name, {"anonymizer": method.name, "config": _asdict(config),
                                                        "protocol": self.protocol_record})
 
         def run(folder: Path) -> dict[str, Any]:
             from benchmark.steps import train_anonymizer
 
             anon = train_anonymizer(method.name, self.root, folder / "model.npz", protocol=self.r.protocol_spec,
-                                    config=method.config, device=self.device, workers=self.workers,
+                                    config=config, device=self.device, workers=self.workers,
                                     progress=self.progress)
             training = anon.training or {}
             return {k: training[k] for k in ("epochs", "seconds", "final_losses", "gn", "device") if k in training}
@@ -262,6 +265,8 @@ class Builder:
 
             ckpt = self.folder(trained) / "model.npz" if method.trainable else None
             anon = prepare_anonymizer(method.name, checkpoint=ckpt, config=None if ckpt else method.config)
+            if ckpt:
+                anon.with_inference_options(method.config)
             anon.to(self.device)
             record = anonymize(anon, self.root, folder / "data", protocol=self.r.protocol, seed=seed,
                                checkpoint=ckpt, progress=self.progress, **select())

@@ -344,6 +344,18 @@ def test_a_sweep_of_two_keys_runs_every_combination(tmp_path: Path) -> None:
     assert [m.label for m in sweep] == ["stgan[alpha=0.2;seed=0]", "stgan[alpha=0.4;seed=0]"]
 
 
+def test_a_swept_key_the_method_names_itself_is_not_repeated_in_the_label(tmp_path: Path) -> None:
+    from benchmark.config import from_mapping
+    from benchmark.runner.config import RunConfig, resolve
+
+    raw = {"name": "s", "protocol": "paper", "world": {"path": str(tmp_path / "w")},
+           "recognizers": {"zheng2011": {}},
+           "anonymizers": {"stgan": {"sweep": {"noise_off": [False, True], "seed": [0, 1]}}}}
+    labels = [m.label for m in resolve(from_mapping(RunConfig, raw)).methods]
+    assert labels == ["stgan[alpha=0.3;seed=0]", "stgan[alpha=0.3;seed=1]", "stgan[alpha=0.3;noise=off;seed=0]",
+                      "stgan[alpha=0.3;noise=off;seed=1]"]
+
+
 def test_noise_off_control_shares_the_trained_model_and_anonymizes_with_g_of_the_original(
         project: Path, baseline: tuple[Path, Any]) -> None:
     """``noise_off`` is read only when anonymizing: its variant's train stage has the key of the same config with

@@ -498,10 +498,19 @@ def resolve(config: RunConfig, *, source: Path | None = None, raw: dict[str, Any
         _plugin(ANONYMIZERS, name, where)
         cls = anonymizer_class(name)
         rest, variants = _variants(name, table, where)
+
+        def build(override: dict[str, Any], cls: Any = cls, rest: dict[str, Any] = rest, where: str = where) -> Any:
+            return _checked(cls, from_mapping(cls.Config, _with_seed(cls.Config, {**rest, **override}, config.seed),
+                                              where), where)
+
+        # A swept key the method's own parameters already tell apart (ST-GAN's noise_off as `noise=off`) is not
+        # repeated under its config name.
+        named = {k for k in variants[0]
+                 if len({cls(build({**variants[0], k: v[k]})).parameters() for v in variants})
+                 == len({repr(v[k]) for v in variants}) > 1}
         for override in variants:
-            cfg: Any = _checked(cls, from_mapping(cls.Config, _with_seed(cls.Config, {**rest, **override},
-                                                                        config.seed), where), where)
-            params = _merge_parameters(cls(cfg).parameters(), override)
+            cfg: Any = build(override)
+            params = _merge_parameters(cls(cfg).parameters(), {k: v for k, v in override.items() if k not in named})
             # A seed set in the method's table (or swept) names a variant; the run's own seed does not: runs of
             # one config under several seeds give rows with the same keys, which is what the gate compares.
             if cls.trainable and "seed" in {**rest, **override}:

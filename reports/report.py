@@ -32,6 +32,7 @@ from benchmark.io import atomic_open, write_json
 from benchmark.results import RESULTS
 from reports import figures, tables
 from reports.html import Image, Section, esc, page, value_html
+from reports.paper import paper_tables
 from reports.run_dir import IMAGE_TYPES, PICTURES, RunData, load_run
 from reports.summary import summarize
 from reports.tables import EER, FRAME, SHOWN, SUCCESS, VIDEO, Table
@@ -275,6 +276,9 @@ def _alpha_section(run: RunData, w: _Writer) -> Section:
         items.append(w.table(table))
         verdicts += [f"{table.title.split(':')[0]}, {line}" for line in lines]
     items += [w.table(t) for t in tables.alpha_tables(frame, run.labels)]
+    for table, lines in paper_tables(frame, run.labels):
+        items.append(w.table(table))
+        verdicts += lines
     missing = []
     if not items:
         missing.append("No alpha sweep in this run (no method with an alpha parameter).")
@@ -419,5 +423,5 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
 def report_tables(run_dir: str | os.PathLike[str]) -> list[Table]:
     """Every table of a run's report, without writing anything (for scripts and notebooks)."""
     run = load_run(run_dir)
-    return tables.all_tables(run.frame, run.labels)
+    return [*tables.all_tables(run.frame, run.labels), *(t for t, _ in paper_tables(run.frame, run.labels))]
 

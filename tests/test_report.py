@@ -815,3 +815,38 @@ def test_report_draws_one_tradeoff_figure_per_attack_model(tmp_path: Path) -> No
                                   recognizers=["rec@lazy-informed"], attack="lazy-informed")
     assert [ax.get_title() for ax in fig.axes] == ["top-1 success rate against rec@lazy-informed"]
     assert "frame-x, lazy-informed attacker)" in " ".join(fig.texts[0].get_text().split())
+
+
+def test_the_papers_tables_2_and_3_sit_under_the_runs_own_numbers() -> None:
+    from statistics import correlation
+
+    from reports.paper import PAPER_VIEWS, falling_views, paper_frame, paper_tables
+
+    # the paper's claim (section 4.4): both scores rise as alpha falls, at every view; the transcription keeps it
+    for metric in ("frame_score", "video_score"):
+        assert falling_views(paper_frame(metric)) == [str(v) for v in PAPER_VIEWS]
+    rows = []
+    for parameters, values in {"alpha=0.1": (0.95, 0.90, 0.80), "alpha=0.2;seed=0": (0.90, 0.80, 0.70),
+                               "alpha=0.2;seed=1": (0.92, 0.82, 0.70), "alpha=0.3": (0.85, 0.82, 0.60),
+                               "alpha=0.4": (0.80, 0.75, 0.50)}.items():
+        rows += rates("stgan-paper", parameters, dict(zip([("nm", v) for v in (0, 90, 180)],
+                                                           [(value, 4) for value in values], strict=True)),
+                      k=0, evaluator="frame-x", metric="frame_score")
+    ((table, verdicts),) = paper_tables(frame_of(rows), {})
+    assert table.name == "paper-table2-stgan-paper-frame-x"
+    assert list(table.frame.columns) == ["0", "90", "180"]
+    assert list(table.frame.index) == [(a, s) for a in ("0.2", "0.3", "0.4") for s in ("this run", "paper")]
+    assert table.frame.loc[("0.2", "this run")].tolist() == pytest.approx([0.91, 0.81, 0.70])
+    assert table.frame.loc[("0.3", "paper")].tolist() == [0.9668, 0.9556, 0.9575]  # Table 2, views 0 / 90 / 180
+    assert verdicts[0] == ("Table 2 (stgan-paper, frame-x): the frame score falls strictly with alpha (0.2 to 0.4) "
+                           "at 2 of 3 views in this run (not at 90), at 3 of 3 in the paper.")
+    r = [correlation(ours, paper) for ours, paper in (((0.91, 0.81, 0.70), (0.9764, 0.9671, 0.9694)),
+                                                     ((0.85, 0.82, 0.60), (0.9668, 0.9556, 0.9575)),
+                                                     ((0.80, 0.75, 0.50), (0.9558, 0.9366, 0.9464)))]
+    assert verdicts[1] == ("Table 2 (stgan-paper, frame-x): per-view profile against the paper's, Pearson r "
+                           f"{r[0]:.2f}, {r[1]:.2f}, {r[2]:.2f} at alpha 0.2, 0.3, 0.4.")
+    assert "seeds: 2, 1, 1" in table.note
+    md = tables.to_markdown(table).splitlines()
+    assert "| 0.3 | paper | 0.9668 | 0.9556 | 0.9575 |" in md
+    # one alpha in common with the paper is no comparison
+    assert paper_tables(frame_of([r for r in rows if r.parameters in ("alpha=0.1", "alpha=0.3")]), {}) == []

@@ -73,6 +73,16 @@ def test_two_workers_compute_the_serial_run_byte_for_byte(project: Path, baselin
                                 client=cluster, log=lines.append)
     assert all(s.status == "cached" for s in again.stages)
 
+    # --drop-anonymized on the finished run: the client drops every anonymized tree, the results stay
+    plan = plan_run(load_run_config(project / "run.toml"), out, progress=False)
+    plan.drop = True
+    dropped = execute_distributed(plan, client=cluster, log=lines.append)
+    assert all(s.status == "cached" for s in dropped.stages)
+    anonymized = [s for s in plan.stages if s.kind == "anonymize"]
+    assert anonymized and all(plan.status(s) == "dropped" for s in anonymized)
+    assert not any((plan.store.folder(s) / "data").exists() for s in anonymized)
+    assert (out / "results.csv").read_bytes() == (baseline[0] / "results.csv").read_bytes()
+
 
 def test_stop_after_computes_the_stage_and_what_it_reads(project: Path, cluster: Any) -> None:
     out = project / "runs" / "dask-stop"

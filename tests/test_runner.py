@@ -184,6 +184,60 @@ def test_interrupted_run_resumes_to_the_same_results(baseline: tuple[Path, Any],
     assert (out / "results.csv").read_bytes() == (baseline[0] / "results.csv").read_bytes()
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_dropped_anonymized_trees_keep_the_results_and_come_back_byte_for_byte(baseline: tuple[Path, Any],
+                                                                             project: Path) -> None:
+    out, first = baseline
+    target = project / "runs" / "dropping"
+    shutil.copytree(out / "cache", target / "cache")
+    config = load_run_config(project / "run.toml")
+    plan = plan_run(config, target, progress=False)
+    anonymized = {s.name: s for s in plan.stages if s.kind == "anonymize"}
+    assert len(anonymized) == 4  # blur, noise-gait, stgan at two alphas (identity reads the clean tree)
+    trees = {name: _files(plan.store.folder(s) / "data") for name, s in anonymized.items()}
+    # what a drop frees: every file of the folder but its marker and lock
+    sizes = {name: sum(len(b) for f, b in _files(plan.store.folder(s)).items() if f not in ("stage.json", ".lock"))
+             for name, s in anonymized.items()}
+    plan.drop = True
+    lines: list[str] = []
+    result = execute(plan, log=lines.append)
+    assert {s.status for s in result.stages} == {"cached"}
+    assert (target / "results.csv").read_bytes() == (out / "results.csv").read_bytes()
+    for name, stage in anonymized.items():
+        folder = plan.store.folder(stage)
+        assert plan.status(stage) == "dropped"
+        assert sorted(p.name for p in folder.iterdir()) == [".lock", "dropped.json", "stage.json"]
+        assert json.loads((folder / "dropped.json").read_text())["bytes"] == sizes[name] > 0
+        assert f"[run] {name}: output dropped ({sizes[name] / 1e9:.2f} GB), every stage reading it is done" in lines
+    # nothing reads them any more: a rerun computes nothing and says so
+    again: list[str] = []
+    assert {s.status for s in execute(plan_run(config, target, progress=False), log=again.append).stages} == {"cached"}
+    assert sum("output dropped)" in line for line in again) == 4
+
+    # a reader of blur's tree is to be computed again: the tree is recomputed, the same bytes, then dropped again
+    blur = anonymized["anonymize blur[margin=4;sigma=3]"]
+    reader = next(s for s in plan.stages if s.name == "score blur[margin=4;sigma=3] frame-hog")
+    shutil.rmtree(plan.store.folder(reader))
+    plan = plan_run(config, target, progress=False)
+    assert plan.needed(blur) and not plan.needed(anonymized["anonymize noise-gait[beta=0.3]"])
+    assert "4 with their output dropped, 1 of them to recompute" in plan.describe()
+    plan.drop = False
+    lines = []
+    result = execute(plan, log=lines.append)
+    assert {s.name for s in result.stages if s.status != "cached"} == {blur.name, reader.name}
+    assert any(line.endswith(f"{blur.name}: recomputing (its output was dropped)") for line in lines)
+    again_tree = _files(plan.store.folder(blur) / "data")
+    record = "anonymization.json"  # the tree's record: its timing differs, the data may not
+    assert again_tree.keys() == trees[blur.name].keys() and record in again_tree
+    assert {f: b for f, b in again_tree.items() if f != record} == {
+        f: b for f, b in trees[blur.name].items() if f != record}
+    assert plan.status(blur) == "cached"  # drop off: kept
+    assert (target / "results.csv").read_bytes() == (out / "results.csv").read_bytes()
+
+
 # ------------------------------------------------------------------------------------------------ keys and store
 
 

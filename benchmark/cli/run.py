@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-after", metavar="STAGE", help="stop once this stage is complete (a name from --dry-run)")
     p.add_argument("--prune", action="store_true", help="first delete cached stages this config no longer uses "
                    "(not on a cache shared with other configs)")
+    p.add_argument("--drop-anonymized", action="store_true", help="delete each anonymized tree (the run's "
+                   "largest files) once every stage of this run that reads it is done; its marker stays, and a later "
+                   "run that needs it recomputes it with the same bytes (not with other runs in flight on the cache)")
     p.add_argument("--jobs", type=non_negative_int, nargs="?", const=0, default=1, metavar="N",
                    help="run up to N independent stages at once in a local Dask cluster of N processes, each stage "
                    "with its share of the cores (--jobs 0, or --jobs alone: one per core; default 1: one stage at a "
@@ -57,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / (resolved.config.name or Path(args.config).stem)
     plan = plan_run(resolved, out, cache_dir=args.cache, progress=not args.quiet)
     check_stop_after(plan, args.stop_after)  # a dry run refuses a stage name that is not in the run too
+    plan.drop = args.drop_anonymized
     if args.prune and not args.dry_run:
         removed = prune(plan)
         print(f"pruned {len(removed)} unused stage folder(s) from {plan.store.root}")

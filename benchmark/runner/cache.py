@@ -11,6 +11,9 @@ Layout under the cache root::
     <kind>/<key>/stage.json  written last, atomically: the stage is complete (its record: name, spec, inputs,
                              seconds, and what the stage reported)
     <kind>/<key>/.lock       held while the stage runs, so two runs on one cache never write one folder
+    <kind>/<key>/dropped.json  the stage's output was deleted once every stage reading it was done (``gaitbench
+                             run --drop-anonymized``); its marker stays, and a run that needs the output again
+                             recomputes it
 
 A stage killed part-way leaves its folder without ``stage.json``; rerunning it continues with the resumable
 library functions (per-epoch training states, anonymization skipping finished sequences) and writes the
@@ -27,6 +30,7 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -47,6 +51,7 @@ STAGE_VERSIONS: dict[str, int] = {
     "pictures": 3,  # 2: rows of one method titled by the parameters in which they differ; 3: labels wrapped
 }
 MARKER = "stage.json"
+DROPPED = "dropped.json"
 KEY_LENGTH = 20
 
 
@@ -113,9 +118,10 @@ class Store:
         return record if record.get("key") == stage.key else None
 
     def status(self, stage: Stage) -> str:
-        """``cached`` (complete), ``partial`` (a killed run left work) or ``new``."""
+        """``cached`` (complete), ``dropped`` (complete, its output since deleted: :meth:`drop`), ``partial`` (a
+        killed run left work) or ``new``."""
         if self.record(stage) is not None:
-            return "cached"
+            return "dropped" if (self.folder(stage) / DROPPED).exists() else "cached"
         folder = self.folder(stage)
         return "partial" if folder.is_dir() and any(p.name != ".lock" for p in folder.iterdir()) else "new"
 
@@ -146,3 +152,24 @@ class Store:
         }
         write_json(self.folder(stage) / MARKER, record)
         return record
+
+    def drop(self, stage: Stage) -> int:
+        """Delete a complete stage's output, keeping its marker; returns the bytes freed. The drop is recorded
+        first (``dropped.json``), so a drop killed half-way still reads as ``dropped``, never as complete."""
+        folder = self.folder(stage)
+        kept = {MARKER, DROPPED, ".lock"}
+        entries = [p for p in folder.iterdir() if p.name not in kept]
+        size = sum(f.stat().st_size for p in entries for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+        write_json(folder / DROPPED, {"dropped": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "bytes": size})
+        for p in entries:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        return size
+
+    def clear(self, stage: Stage) -> None:
+        """Empty a stage's folder but for its lock (before computing a dropped stage again); the marker goes
+        first, so the stage never reads as complete while it is being emptied."""
+        folder = self.folder(stage)
+        (folder / MARKER).unlink(missing_ok=True)
+        for p in folder.iterdir():
+            if p.name != ".lock":
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()

@@ -42,6 +42,7 @@ from benchmark.runner.execute import (
     RunResult,
     StageResult,
     check_stop_after,
+    drop_spent,
     plan_run,
     run_stage,
     say,
@@ -279,8 +280,10 @@ def _submit_and_wait(plan: Plan, client: Any, *, local: bool, jobs: int, stop_af
     futures: dict[str, Any] = {}
     for stage in stages:
         head = f"[run {number[stage.name]}/{total}]"
-        if plan.status(stage) == "cached":
+        status = plan.status(stage)
+        if status == "cached" or (status == "dropped" and not plan.needed(stage)):
             results[stage.name] = run_stage(plan, stage, head, log)  # reads the marker, logs "cached"
+            drop_spent(plan, stage, log)
             continue
         deps = [futures[i] for i in stage.inputs if i in futures]
         resources = {GPU: 1} if stage.kind in GPU_KINDS and (gpus or remote_gpus) else None
@@ -305,6 +308,7 @@ def _submit_and_wait(plan: Plan, client: Any, *, local: bool, jobs: int, stop_af
             results[name] = result
             log(f"[run {number[name]}/{total}] {name}: done in {result.seconds:.1f} s"
                 + (" (resumed)" if result.status == "resumed" else ""))
+            drop_spent(plan, plan.builder.stages[name], log)
     finally:
         client.unsubscribe_topic(TOPIC)
     return results

@@ -46,22 +46,40 @@ class StageResult:
     report: dict[str, Any]
 
 
+#: stage kinds whose output ``--drop-anonymized`` deletes once every stage reading it is done (the anonymized
+#: trees: the run's largest files; recomputing one gives the same bytes)
+DROPPABLE = ("anonymize",)
+#: statuses of a stage whose work is done (a dropped stage's rows, checkpoints or readers are all complete)
+DONE = ("cached", "dropped")
+
+
 @dataclasses.dataclass
 class Plan:
-    """The stages of a run with the cache they live in."""
+    """The stages of a run with the cache they live in. ``drop``: delete each :data:`DROPPABLE` stage's output
+    once every stage of the plan that reads it is done (:func:`drop_spent`)."""
 
     resolved: Resolved
     out: Path
     store: Store
     stages: list[Stage]
     builder: Builder
+    drop: bool = False
 
     def status(self, stage: Stage) -> str:
-        """``cached``, ``partial`` or ``new`` (a generated world whose folder is gone counts as ``partial``)."""
+        """``cached``, ``dropped``, ``partial`` or ``new`` (a generated world whose folder is gone counts as
+        ``partial``)."""
         status = self.store.status(stage)
         if stage.name == WORLD and status == "cached" and not self.builder.world_present():
             return "partial"
         return status
+
+    def readers(self, stage: Stage) -> list[Stage]:
+        """The plan's stages that read ``stage``'s output."""
+        return [s for s in self.stages if stage.name in s.inputs]
+
+    def needed(self, stage: Stage) -> bool:
+        """Whether a stage of the plan that reads ``stage`` is still to be computed."""
+        return any(self.status(s) not in DONE for s in self.readers(stage))
 
     def describe(self) -> str:
         """One line per stage: number, status, name and key."""
@@ -69,8 +87,13 @@ class Plan:
         width = max(len(s.name) for s in self.stages)
         for i, stage in enumerate(self.stages, 1):
             lines.append(f"{i:4d}  {self.status(stage):<8}  {stage.name:<{width}}  {stage.key}")
-        counts = {s: sum(self.status(x) == s for x in self.stages) for s in ("cached", "partial", "new")}
-        lines.append(f"{counts['cached']} cached, {counts['partial']} partly done, {counts['new']} to run")
+        counts = {s: sum(self.status(x) == s for x in self.stages) for s in ("cached", "dropped", "partial", "new")}
+        dropped = [x for x in self.stages if self.status(x) == "dropped"]
+        again = sum(self.needed(x) for x in dropped)
+        lines.append(f"{counts['cached'] + counts['dropped']} cached"
+                     + (f" ({counts['dropped']} with their output dropped, {again} of them to recompute)"
+                        if dropped else "")
+                     + f", {counts['partial']} partly done, {counts['new']} to run")
         return "\n".join(lines)
 
 
@@ -137,6 +160,7 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
     with plugins_exported():  # worker processes of the stages find the run's file plug-ins by name
         for i, stage in enumerate(plan.stages, 1):
             results.append(run_stage(plan, stage, f"[run {i}/{len(plan.stages)}]", log))
+            drop_spent(plan, stage, log)
             if stage.name == stop_after:
                 log(f"[run] stopped after {stop_after!r} as asked; rerun without stop_after to finish")
                 return RunResult(plan.out, results, finished=False)
@@ -163,11 +187,18 @@ def _keeping_torch_threads(run: Callable[[Path], dict[str, Any]], folder: Path) 
 def run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -> StageResult:
     inputs = {name: plan.builder.stages[name].key for name in stage.inputs}
     status = plan.status(stage)
+    dropped = status == "dropped"
+    if dropped and not plan.needed(stage):
+        status = "cached"  # its output is gone, and no stage of this run reads it
     if status != "cached":
-        log(f"{head} {stage.name}: {'resuming' if status == 'partial' else 'running'}")
+        what = {"partial": "resuming", "dropped": "recomputing (its output was dropped)"}.get(status, "running")
+        log(f"{head} {stage.name}: {what}")
         began = time.perf_counter()
         with plan.store.lock(stage) as folder:
-            record = plan.store.record(stage) if plan.status(stage) == "cached" else None  # another process did it
+            now = plan.status(stage)
+            record = plan.store.record(stage) if now == "cached" else None  # another process did it
+            if now == "dropped":
+                plan.store.clear(stage)
             state = "resumed" if status == "partial" else "ran"
             if record is None:
                 report = _keeping_torch_threads(stage.run, folder)
@@ -179,9 +210,27 @@ def run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -
             f"{head} {stage.name}: computed meanwhile by another run (waited {seconds:.1f} s)")
         return StageResult(stage.name, stage.kind, stage.key, state, seconds, record["seconds"], record["report"])
     record = plan.store.record(stage)
-    assert record is not None  # status "cached" means the marker was read
-    log(f"{head} {stage.name}: cached (computed in {record['seconds']:.1f} s)")
+    assert record is not None  # status "cached" or "dropped" means the marker was read
+    log(f"{head} {stage.name}: cached (computed in {record['seconds']:.1f} s{'; output dropped' if dropped else ''})")
     return StageResult(stage.name, stage.kind, stage.key, "cached", 0.0, record["seconds"], record["report"])
+
+
+def drop_spent(plan: Plan, stage: Stage, log: Callable[[str], None]) -> int:
+    """With ``plan.drop``: delete the output of each :data:`DROPPABLE` input of ``stage`` (just done) whose
+    readers in the plan are all done; returns the bytes freed. Each drop holds the input's lock."""
+    freed = 0
+    if not plan.drop:
+        return freed
+    for name in stage.inputs:
+        source = plan.builder.stages[name]
+        if source.kind not in DROPPABLE or plan.status(source) != "cached" or plan.needed(source):
+            continue
+        with plan.store.lock(source):
+            if plan.status(source) == "cached":
+                size = plan.store.drop(source)
+                freed += size
+                log(f"[run] {name}: output dropped ({size / 1e9:.2f} GB), every stage reading it is done")
+    return freed
 
 
 def prune(plan: Plan) -> list[Path]:

@@ -237,3 +237,12 @@ def test_cli_runs_stages_on_an_existing_scheduler(project: Path, tmp_path: Path,
     assert "recognizer zheng2011: running on " in out and "recognizer zheng2011: done in" in out
     plan = plan_run(load_run_config(project / "run.toml"), tmp_path / "out", progress=False)
     assert plan.status(plan.builder.stages["recognizer zheng2011"]) == "cached"
+
+
+def test_local_workers_keep_glibc_s_adaptive_malloc(cluster: Any) -> None:
+    """Dask's MALLOC_TRIM_THRESHOLD_ (which turns off glibc's adaptive mmap threshold, so torch stages fault their
+    pages anew at every step) is not in the local workers' environment."""
+    import os
+
+    values = cluster.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert len(values) == 2 and set(values.values()) == {None}

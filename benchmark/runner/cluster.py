@@ -53,6 +53,9 @@ from benchmark.runner.execute import (
 GPU_KINDS = frozenset({"recognizer", "train", "action-model", "anonymize", "score"})
 #: the Dask resource name of a GPU (workers of an external cluster advertise it with ``--resources GPU=1``)
 GPU = "GPU"
+#: Dask's setting of glibc's ``MALLOC_TRIM_THRESHOLD_`` for the worker processes it spawns (unset by
+#: :func:`local_cluster`)
+TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 #: the topic on which workers announce that a stage started (shown by the client as a progress line)
 TOPIC = "gaitbench-stage"
 
@@ -177,7 +180,12 @@ def local_cluster(jobs: int, gpus: int = 0, *, dashboard: bool | None = None) ->
         workers[f"stage-worker-{i}"] = {"cls": Nanny, "options": options}
     with dask.config.set({"distributed.worker.daemon": False,
                           # a killed worker's task goes to another worker a few times, then the run stops
-                          "distributed.scheduler.allowed-failures": 2}):
+                          "distributed.scheduler.allowed-failures": 2,
+                          # Dask sets glibc's trim threshold to 64 KiB in its workers, which also turns off
+                          # glibc's adaptive mmap threshold: every buffer of 128 KiB or more is then mapped and
+                          # unmapped anew, and torch stages spend more time faulting pages than computing
+                          # (docs/run.md, "Measured on 2 CPU cores"); workers keep glibc's defaults instead
+                          TRIM_KEY: None}):
         with SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR) as cluster:
             with Client(cluster) as client:
                 yield client

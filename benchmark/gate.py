@@ -118,6 +118,8 @@ METRICS: dict[str, MetricRule] = {
     "mos_q3": MetricRule(+1, 0.5, "opinion score quartile, 1-5", bounds=(1.0, 5.0)),
     "temporal_change_ratio": MetricRule(0, 0.05, "frame-to-frame change of anonymized / original (1 = same)",
                                         bounds=(0.0, math.inf)),
+    "silhouette_difference": MetricRule(0, 0.05, "share of silhouette pixels changed (1 - IoU with the original), "
+                                             "in [0, 1]"),
     "frechet": MetricRule(-1, None, "Frechet distance of embeddings, anonymized vs original", bounds=(0.0, math.inf)),
 }
 #: what the gate checks unless told otherwise: the paper's success rates and naturalness

@@ -11,6 +11,9 @@ metric                      evaluator             value, n, interval
 ``video_score``                                   or ``"video"`` scorers); n sequences; 95% t-interval
 ``temporal_change_ratio``   ``silhouettes``       mean over sequences of :func:`temporal_consistency`'s ratio
                                                   (needs ``--original``); n sequences; 95% t-interval
+``silhouette_difference``   ``silhouettes``       mean over sequences of :func:`silhouette_difference` (the
+                                                  share of XOR pixels, the paper's Fig. 18; needs
+                                                  ``--original``); n sequences; 95% t-interval
 ``frechet``                 the recognizer        :func:`embedding_frechet` of original vs anonymized
                                                   sequences (needs ``--original``); n sequences; no interval
 ==========================  ====================  ===========================================================
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 
 TEMPORAL_METRIC = "temporal_change_ratio"
 TEMPORAL_EVALUATOR = "silhouettes"
+DIFFERENCE_METRIC = "silhouette_difference"
 FRECHET_METRIC = "frechet"
 
 
@@ -135,7 +139,8 @@ def score_dataset(
     scorers : list of Scorer
         Ready scorers (configured, on their device); each needs the colour frames of every selected sequence.
     original : path, optional
-        The clean dataset ``data`` was made from: adds ``temporal_change_ratio`` rows, and ``frechet`` rows for
+        The clean dataset ``data`` was made from: adds ``temporal_change_ratio`` and ``silhouette_difference``
+        rows, and ``frechet`` rows for
         every recognizer of ``recognizers`` (ready, on their device; at most one per recognizer name).
     cache_dir, workers
         Decoded-silhouette cache and decoding processes for the recognizers.
@@ -149,7 +154,7 @@ def score_dataset(
         scorer lacks colour frames.
     """
     from benchmark.data.casia import CasiaB
-    from benchmark.scorers.realism import temporal_consistency
+    from benchmark.scorers.realism import silhouette_difference, temporal_consistency
 
     names = [s.name for s in scorers]
     if len(set(names)) != len(names):
@@ -180,6 +185,7 @@ def score_dataset(
     began, last = time.perf_counter(), 0.0
     scores: dict[str, dict[tuple[str, int], list[float]]] = {s.name: {} for s in scorers}
     ratios: dict[tuple[str, int], list[float]] = {}
+    differences: dict[tuple[str, int], list[float]] = {}
     undefined: list[str] = []
     for i, ref in enumerate(refs):
         seq = source.load(ref, frames=bool(scorers))
@@ -190,6 +196,7 @@ def score_dataset(
             orig = clean.load(originals[ref.key])
             try:
                 ratio = temporal_consistency(orig.silhouettes, seq.silhouettes)["ratio"]
+                differences.setdefault(group, []).append(silhouette_difference(orig.silhouettes, seq.silhouettes))
             except ValueError as exc:
                 raise ValueError(f"sequence {ref.key} of {source.root} vs {clean.root}: {exc}") from None
             if math.isfinite(ratio):
@@ -212,6 +219,8 @@ def score_dataset(
     if original is not None:
         rows += mean_rows(ratios, bounds=(0.0, math.inf),
                           base={**base, "evaluator": TEMPORAL_EVALUATOR, "metric": TEMPORAL_METRIC})
+        rows += mean_rows(differences, bounds=(0.0, 1.0),
+                          base={**base, "evaluator": TEMPORAL_EVALUATOR, "metric": DIFFERENCE_METRIC})
         if recognizers:
             rows += frechet_rows(recognizers, data, original, refs, conditions, views, base,
                                  cache_dir=cache_dir, workers=workers, progress=progress)

@@ -4,6 +4,7 @@
 
     index.html          the self-contained page: summary, the trade-off, figures, tables, pictures, models, run record
     tables.md           every table in Markdown
+    conclusions.md      the paper's numbered conclusions (sections 4.1-4.4), each checked against the run
     tables/NAME.md      each table in Markdown, CSV and LaTeX (booktabs); rates in percent
     tables/NAME.csv
     tables/NAME.tex
@@ -30,7 +31,7 @@ from matplotlib.figure import Figure
 
 from benchmark.io import atomic_open, write_json
 from benchmark.results import RESULTS
-from reports import figures, tables
+from reports import conclusions, figures, tables
 from reports.html import Image, Section, esc, page, value_html
 from reports.paper import paper_tables
 from reports.run_dir import IMAGE_TYPES, PICTURES, RunData, load_run
@@ -292,6 +293,35 @@ def _alpha_section(run: RunData, w: _Writer) -> Section:
     ), items=tuple(items), missing=tuple(missing))
 
 
+#: the methods that may stand for the paper's ST-GAN in the conclusions, in this order
+PROPOSED = ("stgan-paper", "stgan")
+
+
+def _conclusions_section(run: RunData) -> tuple[Section, str, list[dict[str, str]]]:
+    """The paper's numbered conclusions checked against the run, once per ST-GAN form it has: the section, its
+    Markdown and the records for report.json."""
+    present = set(run.frame["method"])
+    markdown, records, markup = [], [], []
+    for method in (m for m in PROPOSED if m in present):
+        checked = conclusions.check_conclusions(run.frame, proposed=method)
+        title = f"The paper's conclusions with {method} as ST-GAN and noise-gait as the baseline"
+        markdown.append(conclusions.to_markdown(checked, title))
+        records += [{"proposed": method, **dataclasses.asdict(c)} for c in checked]
+        rows = "".join(f'<tr><td class="label">{esc(c.section)}</td><td class="label">{esc(c.claim)}</td>'
+                       f'<td class="label"><b>{esc(c.verdict)}</b></td><td class="label">{esc(c.evidence)}</td></tr>'
+                       for c in checked)
+        markup.append(f'<table id="conclusions-{esc(method)}"><caption>{esc(title)}</caption><thead><tr>'
+                      '<th class="label">section</th><th class="label">the paper\'s claim</th>'
+                      '<th class="label">verdict</th><th class="label">this run</th></tr></thead>'
+                      f"<tbody>{rows}</tbody></table>")
+    missing = [] if markdown else ["No ST-GAN (stgan-paper or stgan) in this run: the paper's conclusions compare it."]
+    return Section("conclusions", "The paper's conclusions, checked (sections 4.1-4.4)", paragraphs=(
+        "Each numbered claim of the paper's evaluation against this run's numbers: ST-GAN at alpha 0.3 against "
+        "noise-gait, the ignorant attackers zheng2011 and wu2017-mt, ST-GAN's alpha sweep. Point values decide "
+        "(means over seeds); where the compared 95% intervals overlap the evidence says so. Also in "
+        "conclusions.md.",), markup="\n".join(markup), missing=tuple(missing)), "\n".join(markdown), records
+
+
 def _pictures_section(run: RunData, out: Path) -> tuple[Section, list[Path]]:
     items, copied, missing = [], [], []
     kinds = list(PICTURE_KINDS) + sorted({p.figure for p in run.pictures} - set(PICTURE_KINDS))
@@ -393,8 +423,9 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         summary = summarize(run.frame, run.labels)
         pictures, copied = _pictures_section(run, built)
         models, models_md = _models_section(run)
+        claims, claims_md, claim_records = _conclusions_section(run)
         sections = [_tradeoff_section(run, w), _success_section(run, w), _naturalness_section(run, w),
-                    _mos_section(run, w), _alpha_section(run, w), pictures, models, _record_section(run)]
+                    _mos_section(run, w), _alpha_section(run, w), claims, pictures, models, _record_section(run)]
         missing = [m for s in sections for m in s.missing]
         title = f"gaitbench report: {run.root.resolve().name}"
         git = run.record.get("git")
@@ -406,10 +437,14 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         with atomic_open(built / "tables.md", "w", encoding="utf-8", newline="\n") as fh:
             fh.write(f"# {title}\n\n## Summary\n\n" + "".join(f"- {s}\n" for s in summary) + "\n## Tables\n\n"
                      + "\n".join(w.markdown) + "\n## Models\n\n" + models_md)
+        with atomic_open(built / "conclusions.md", "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(f"# {title}: the paper's conclusions\n\n"
+                     + (claims_md or "".join(f"{m}\n" for m in claims.missing)))
         relative = lambda paths: [p.relative_to(built).as_posix() for p in paths]  # noqa: E731
         write_json(built / MARKER, {
             "run": str(run_dir), "formats": list(formats), "summary": summary, "missing": missing,
             "tables": relative(w.tables), "figures": relative(w.figures), "pictures": relative(copied),
+            "conclusions": claim_records,
         })
         _replace_dir(built, out)
     except BaseException:

@@ -37,15 +37,18 @@ RATES = (SUCCESS, ACCURACY)
 FRAME = "frame_score"
 VIDEO = "video_score"
 TEMPORAL = "temporal_change_ratio"
+DIFFERENCE = "silhouette_difference"
 FRECHET = "frechet"
 MOS = "mos"
 #: the survey's box-plot statistics and what they are called in the MOS table
 MOS_STATS = {"mos": "mean", "mos_q1": "q1", "mos_median": "median", "mos_q3": "q3", "mos_min": "min",
              "mos_max": "max"}
 #: metrics the report shows; anything else in the table is listed as not shown
-SHOWN = (SUCCESS, ACCURACY, EER, RANK, FRAME, VIDEO, TEMPORAL, FRECHET, *MOS_STATS)
+SHOWN = (SUCCESS, ACCURACY, EER, RANK, FRAME, VIDEO, TEMPORAL, DIFFERENCE, FRECHET, *MOS_STATS)
 METRIC_NAMES = {SUCCESS: "success rate", EER: "EER", RANK: "normalised rank", FRAME: "frame score",
-                VIDEO: "video score", TEMPORAL: "temporal change ratio", FRECHET: "Fréchet distance of embeddings",
+                VIDEO: "video score", TEMPORAL: "temporal change ratio",
+                DIFFERENCE: "silhouette difference (1 - IoU with the original)",
+                FRECHET: "Fréchet distance of embeddings",
                 MOS: "MOS"}
 ALL = "all"
 REFERENCE = "identity"
@@ -522,10 +525,11 @@ def privacy_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table
 
 def naturalness_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
     """Figs. 13-14's numbers (frame and video score per variant and view, one table per scorer) and the
-    realism metrics (temporal change ratio, Fréchet distance of recognizer embeddings) when present."""
+    realism metrics (temporal change ratio, silhouette difference, Fréchet distance of recognizer embeddings) when
+    present."""
     tables = []
     for metric, digits, unit in ((FRAME, 4, "sequences"), (VIDEO, 4, "sequences"), (TEMPORAL, 3, "sequences"),
-                                 (FRECHET, 3, "sequences")):
+                                 (DIFFERENCE, 3, "sequences"), (FRECHET, 3, "sequences")):
         for evaluator in evaluators(frame, metric):
             values, counts = view_table(frame, metric=metric, evaluator=evaluator)
             note = f"{_pool_note(frame, metric, evaluator, 0)}; {_n_note(counts, unit)}"
@@ -591,10 +595,12 @@ def alpha_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
         specs += [(SUCCESS, evaluator, k, 100.0, 1) for k in ks(frame, SUCCESS, evaluator)]
     for metric in (FRAME, VIDEO):
         specs += [(metric, evaluator, 0, 1.0, 4) for evaluator in evaluators(frame, metric)]
+    specs += [(DIFFERENCE, evaluator, 0, 100.0, 1) for evaluator in evaluators(frame, DIFFERENCE)]  # Fig. 18
     tables = []
     for metric, evaluator, k, scale, digits in specs:
         for method, sweep in alpha_sweep(frame, metric=metric, evaluator=evaluator, k=k).items():
-            what = f"top-{k} success rate (%)" if metric == SUCCESS else METRIC_NAMES[metric]
+            what = (f"top-{k} success rate (%)" if metric == SUCCESS
+                    else f"{METRIC_NAMES[metric]}{' (%)' if scale != 1.0 else ''}")
             stem = f"alpha-{method}-" + (f"success-top{k}" if metric == SUCCESS else metric.replace("_", "-"))
             seeds = sorted(set(sweep.seeds))
             several = max(seeds) > 1
@@ -619,7 +625,7 @@ def alpha_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[Table]:
 
 
 #: metrics that grow as an anonymizer hides more (:func:`dial_verdict`'s expected direction); the rest fall
-PRIVACY_METRICS = (SUCCESS, EER, RANK)
+PRIVACY_METRICS = (SUCCESS, EER, RANK, DIFFERENCE)
 
 
 def dial(frame: pd.DataFrame, *, metric: str, evaluator: str, k: int = 0, method: str) -> pd.DataFrame:
@@ -682,12 +688,13 @@ def dial_verdict(table: pd.DataFrame, *, rising: bool, scale: float = 1.0, digit
 
 def dial_tables(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[tuple[Table, list[str]]]:
     """Per method with an alpha sweep, two tables of :func:`dial`, rows (measure, alpha, seeds): privacy (the first
-    top-k success per recognizer and the EER, in %) and naturalness (frame and video scores); with each, a verdict
-    per measure (:func:`dial_verdict`)."""
+    top-k success per recognizer, the EER and the silhouette difference, in %) and naturalness (frame and video
+    scores); with each, a verdict per measure (:func:`dial_verdict`)."""
     privacy: list[tuple[str, str, int]] = []
     for evaluator in evaluators(frame, SUCCESS):
         privacy += [(SUCCESS, evaluator, k) for k in ks(frame, SUCCESS, evaluator)[:1]]
     privacy += [(EER, evaluator, 0) for evaluator in evaluators(frame, EER)]
+    privacy += [(DIFFERENCE, evaluator, 0) for evaluator in evaluators(frame, DIFFERENCE)]  # the paper's Fig. 18
     natural = [(metric, evaluator, 0) for metric in (FRAME, VIDEO) for evaluator in evaluators(frame, metric)]
     methods = sorted({m for metric, evaluator, k in privacy + natural
                       for m in alpha_sweep(frame, metric=metric, evaluator=evaluator, k=k)})

@@ -415,7 +415,7 @@ def test_example_config_runs_end_to_end_on_a_tiny_world(tmp_path: Path, monkeypa
         ("identity", ""), ("blur", "margin=4;sigma=3"), ("mirror", "axis=box")}
     mirror = frame[frame["method"] == "mirror"]
     assert set(mirror["metric"]) == {"success_rate", "accuracy", "eer", "rank", "frame_score", "temporal_change_ratio",
-                                     "frechet"}
+                                     "silhouette_difference", "frechet"}
     assert len(mirror) == len(frame[frame["method"] == "blur"])
 
     # What the anonymize stage wrote is the plug-in's output: each frame's bounding box flipped left-right.

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from benchmark.scorers import realism
-from benchmark.scorers.realism import embedding_frechet, frame_change, frechet_distance, temporal_consistency
+from benchmark.scorers.realism import (
+    embedding_frechet,
+    frame_change,
+    frechet_distance,
+    silhouette_difference,
+    temporal_consistency,
+)
 from benchmark.sequences import Embedding, InputSpec, Sequences
 
 # ------------------------------------------------------------------------------------------------- Fréchet
@@ -145,3 +151,33 @@ def test_temporal_consistency_rejects_bad_input() -> None:
         temporal_consistency(A[None], A[None])
     with pytest.raises(TypeError, match="anonymized_sil must have dtype bool"):
         temporal_consistency(np.stack([A, A]), np.stack([A, A]).astype(np.uint8))
+
+
+def test_silhouette_difference_by_hand() -> None:
+    # A vs C: XOR = column 2 (4 pixels) of a 12-pixel union -> 1/3; A vs B: 8 of 12 -> 2/3; blank vs blank -> 0
+    assert silhouette_difference(np.stack([A, A, C]), np.stack([A, C, A])) == pytest.approx(2 / 9, rel=1e-12)
+    assert silhouette_difference(np.stack([A, A, E]), np.stack([A, B, E])) == pytest.approx(2 / 9, rel=1e-12)
+    assert silhouette_difference(np.stack([A, C]), np.stack([A, C])) == 0.0
+    assert silhouette_difference(np.stack([A]), np.stack([E])) == 1.0  # nothing in common
+
+
+def test_silhouette_difference_matches_a_pixel_loop() -> None:
+    rng = np.random.default_rng(7)
+    a, b = rng.random((5, 9, 7)) < 0.4, rng.random((5, 9, 7)) < 0.5
+    shares = []
+    for fa, fb in zip(a, b, strict=True):  # per frame: count the pixels one by one
+        differ = union = 0
+        for x, y in zip(fa.ravel().tolist(), fb.ravel().tolist(), strict=True):
+            differ += x != y
+            union += x or y
+        shares.append(differ / union if union else 0.0)
+    assert silhouette_difference(a, b) == pytest.approx(sum(shares) / len(shares), rel=1e-12)
+
+
+def test_silhouette_difference_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"original_sil has shape \(2, 4, 4\), anonymized_sil \(1, 4, 4\)"):
+        silhouette_difference(np.stack([A, C]), A[None])
+    with pytest.raises(ValueError, match="at least 1 frame, got 0"):
+        silhouette_difference(A[:0].reshape(0, 4, 4), A[:0].reshape(0, 4, 4))
+    with pytest.raises(TypeError, match="original_sil must have dtype bool"):
+        silhouette_difference(A[None].astype(np.uint8), A[None])

@@ -46,9 +46,12 @@ def test_results_table_has_every_method_evaluator_metric_and_view(baseline: tupl
     expected = {
         ("zheng2011", "accuracy", 1), ("zheng2011", "accuracy", 2), ("zheng2011", "success_rate", 1),
         ("zheng2011", "success_rate", 2), ("frame-hog", "frame_score", 0), ("video-synth", "video_score", 0),
-        ("silhouettes", "temporal_change_ratio", 0), ("zheng2011", "frechet", 0), ("zheng2011", "eer", 0),
-        ("zheng2011", "rank", 0),
+        ("silhouettes", "temporal_change_ratio", 0), ("silhouettes", "silhouette_difference", 0),
+        ("zheng2011", "frechet", 0), ("zheng2011", "eer", 0), ("zheng2011", "rank", 0),
     }
+    # identity hands its input back: not one silhouette pixel differs; ST-GAN changes every sequence
+    differ = frame[frame["metric"] == "silhouette_difference"].groupby("method")["value"]
+    assert differ.max()["identity"] == 0.0 and differ.min()["stgan"] > 0.0
     grid = {(c, v) for c in ("nm", "bg") for v in (0, 90, -1)}
     unusable = {s.name.split()[1]: s.report["unusable_probes"] for s in result.stages
                 if s.kind == "evaluate" and s.name.endswith(" zheng2011")}
@@ -236,6 +239,43 @@ def test_dropped_anonymized_trees_keep_the_results_and_come_back_byte_for_byte(b
         f: b for f, b in trees[blur.name].items() if f != record}
     assert plan.status(blur) == "cached"  # drop off: kept
     assert (target / "results.csv").read_bytes() == (out / "results.csv").read_bytes()
+
+
+def test_dropping_runs_each_tree_s_readers_before_the_next_tree_is_made(tmp_path: Path) -> None:
+    from benchmark.runner.execute import Plan
+
+    def stage(name: str, *inputs: str) -> Stage:
+        return Stage(name, name.split()[0].replace("anonymize-gallery", "anonymize"), {}, inputs, lambda f: {})
+
+    stages = [stage("world"), stage("recognizer r", "world"), stage("train b", "world")]
+    for m in ("a", "b"):
+        deps = ("world", "train b") if m == "b" else ("world",)
+        stages += [stage(f"anonymize {m}", *deps), stage(f"anonymize-gallery {m}", *deps)]
+    for m in ("identity", "a", "b"):
+        probes = () if m == "identity" else (f"anonymize {m}",)
+        gallery = () if m == "identity" else (f"anonymize-gallery {m}",)
+        stages += [stage(f"evaluate {m} r", "recognizer r", *probes),
+                   stage(f"evaluate {m} r lazy", "recognizer r", *probes, *gallery), stage(f"score {m}", *probes)]
+    stages.append(stage("pictures", "anonymize a", "anonymize b"))
+    plan = Plan(resolved=None, out=tmp_path, store=Store(tmp_path), stages=stages, builder=None)  # type: ignore[arg-type]
+    assert plan.order() == stages  # no dropping: the plan's order, every tree made before any is read
+    plan.drop = True
+    order = [s.name for s in plan.order()]
+    # by hand: the stages that make no tree first, then each tree's readers as soon as they can run; a's probes
+    # wait for the pictures, which also read b's and run as soon as b's probes are made
+    assert order == [
+        "world", "recognizer r", "train b", "evaluate identity r", "evaluate identity r lazy", "score identity",
+        "anonymize a", "evaluate a r", "score a", "anonymize-gallery a", "evaluate a r lazy",
+        "anonymize b", "evaluate b r", "score b", "pictures", "anonymize-gallery b", "evaluate b r lazy"]
+    assert sorted(order) == sorted(s.name for s in stages)
+    # each stage after its inputs, and never more than two trees on disk at once (a's probes, held for the
+    # pictures, and b's)
+    by_name = {s.name: s for s in stages}
+    for i, name in enumerate(order):
+        assert set(by_name[name].inputs) <= set(order[:i]), name
+        on_disk = [t for t in order[:i + 1] if by_name[t].kind == "anonymize"
+                   and not all(r.name in order[:i + 1] for r in plan.readers(by_name[t]))]
+        assert len(on_disk) <= 2, (name, on_disk)
 
 
 # ------------------------------------------------------------------------------------------------ keys and store

@@ -232,7 +232,14 @@ def test_cli_temporal_change_ratio_by_hand(pair: tuple[Path, Path], tmp_path: Pa
                  "--conditions", "nm", "--views", "0,90", "--out", str(out), "--quiet"]) == 0
     frame = read_csv(out)
     assert set(frame["method"]) == {"test-shift"} and set(frame["parameters"]) == {"shift=2"}
-    assert set(frame["metric"]) == {"temporal_change_ratio"} and set(frame["evaluator"]) == {"silhouettes"}
+    assert set(frame["metric"]) == {"temporal_change_ratio", "silhouette_difference"}
+    assert set(frame["evaluator"]) == {"silhouettes"}
+    # silhouette difference, 1 - IoU of each frame with its original A, A, C: A, C, A -> 0, 1/3, 1/3 (2/9);
+    # A, B, A -> 0, 2/3 (XOR 8 of 12 pixels), 1/3 (1/3)
+    differ = frame[(frame["metric"] == "silhouette_difference") & (frame["condition"] == "nm")].set_index("view")
+    assert differ["value"].to_dict() == pytest.approx({0: 5 / 18, 90: 2 / 9, -1: 1 / 4}, rel=1e-6)
+    assert differ["n"].to_dict() == {0: 2, 90: 2, -1: 4}
+    frame = frame[frame["metric"] == "temporal_change_ratio"]
     everything = frame[frame["condition"] == "all"]
     assert everything["view"].tolist() == [-1] and everything["value"].item() == pytest.approx(2.5)  # one condition
     rows = frame[frame["condition"] == "nm"].set_index("view")
@@ -279,7 +286,7 @@ def test_cli_frechet_rows_per_view(make_casia_tree, tmp_path: Path, capsys) -> N
     assert set(frechet["evaluator"]) == {"test-mean"} and set(frechet["condition"]) == {"nm"}
     assert frechet["value"].abs().max() < 1e-9  # identical data
     assert frechet.loc[0, "n"] == 3 and frechet.loc[-1, "n"] == 6 and np.isnan(frechet["ci_low"]).all()
-    assert set(frame["metric"]) == {"frechet", "temporal_change_ratio"}
+    assert set(frame["metric"]) == {"frechet", "temporal_change_ratio", "silhouette_difference"}
     capsys.readouterr()
 
     assert main(["score", "--data", str(other), *common, "--out", str(out)]) == 0

@@ -47,7 +47,7 @@ STAGE_VERSIONS: dict[str, int] = {
     "anonymize": 1,
     "evaluate": 4,  # 3: eer and rank rows, the chance column; 4: the attack column
     "score": 2,
-    "realism": 1,
+    "realism": 2,  # 2: silhouette_difference rows
     "pictures": 3,  # 2: rows of one method titled by the parameters in which they differ; 3: labels wrapped
 }
 MARKER = "stage.json"

@@ -283,7 +283,7 @@ def _submit_and_wait(plan: Plan, client: Any, *, local: bool, jobs: int, stop_af
 
     stages = _needed(plan, stop_after)
     total = len(plan.stages)
-    number = {s.name: i for i, s in enumerate(plan.stages, 1)}
+    number = {s.name: i for i, s in enumerate(plan.order(), 1)}
     results: dict[str, StageResult] = {}
     futures: dict[str, Any] = {}
     for stage in stages:
@@ -295,8 +295,11 @@ def _submit_and_wait(plan: Plan, client: Any, *, local: bool, jobs: int, stop_af
             continue
         deps = [futures[i] for i in stage.inputs if i in futures]
         resources = {GPU: 1} if stage.kind in GPU_KINDS and (gpus or remote_gpus) else None
+        # Dask runs the ready task of highest priority first: the serial order (Plan.order: with --drop-anonymized,
+        # each anonymized tree read before the next is made)
         futures[stage.name] = client.submit(run_stage_task, job, stage.name, stage.key, head, *deps,
-                                            key=f"stage-{stage.kind}-{stage.key}", pure=False, resources=resources)
+                                            key=f"stage-{stage.kind}-{stage.key}", pure=False, resources=resources,
+                                            priority=total - number[stage.name])
     names = {f.key: name for name, f in futures.items()}
 
     def started(event: Any) -> None:

@@ -11,6 +11,8 @@ clean one it was made from, sequence for sequence.
   numbers from different recognizers are not comparable.
 - :func:`temporal_consistency`: how much the silhouette changes from one frame to the next, anonymized against
   original (``1 - IoU`` of consecutive frames); a ratio above 1 means the anonymized walker flickers.
+- :func:`silhouette_difference`: how much of each silhouette anonymization changed (``1 - IoU`` of each frame with
+  its original), the white share of the paper's XOR images (Fig. 18).
 """
 
 from __future__ import annotations
@@ -188,3 +190,31 @@ def temporal_consistency(original_sil: np.ndarray, anonymized_sil: np.ndarray) -
     else:
         ratio = 1.0 if anon == 0 else float("inf")
     return {"original": orig, "anonymized": anon, "ratio": ratio}
+
+
+def silhouette_difference(original_sil: np.ndarray, anonymized_sil: np.ndarray) -> float:
+    """How much of the body anonymization changed: the mean over frames of ``|original XOR anonymized| /
+    |original OR anonymized|`` (``1 - IoU`` of each frame with its original), the share of white pixels in the
+    paper's XOR images (its Fig. 18).
+
+    Parameters
+    ----------
+    original_sil, anonymized_sil : ndarray, bool (T, H, W)
+        The same sequence before and after anonymization; same shape, T >= 1.
+
+    Returns
+    -------
+    float
+        In [0, 1]: 0 = every silhouette unchanged, 1 = no pixel in common. Frames blank in both count as 0.
+    """
+    check_silhouettes(original_sil, "original_sil")
+    check_silhouettes(anonymized_sil, "anonymized_sil")
+    if original_sil.shape != anonymized_sil.shape:
+        raise ValueError(
+            f"original_sil has shape {original_sil.shape}, anonymized_sil {anonymized_sil.shape}: they must agree"
+        )
+    if original_sil.shape[0] < 1:
+        raise ValueError("silhouette difference needs at least 1 frame, got 0")
+    differ = np.logical_xor(original_sil, anonymized_sil).sum(axis=(1, 2))  # (T,)
+    union = np.logical_or(original_sil, anonymized_sil).sum(axis=(1, 2))
+    return float(np.where(union > 0, differ / np.maximum(union, 1), 0.0).mean())

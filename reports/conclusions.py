@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -166,28 +166,36 @@ def _untestable(section: str, claim: str, why: str) -> Conclusion:
     return Conclusion(section, claim, UNTESTABLE, why)
 
 
+def _judge(section: str, claim: str, found: Iterable[tuple[bool, str] | None], why: str, prefix: str = ""
+           ) -> Conclusion:
+    """The verdict of the sub-claims ``found`` (holds, evidence; None = could not be tested), or ``not testable``
+    with ``why`` when none could be."""
+    tested = [f for f in found if f is not None]
+    if not tested:
+        return _untestable(section, claim, why)
+    return Conclusion(section, claim, combine([f[0] for f in tested]), prefix + "; ".join(f[1] for f in tested))
+
+
+def _lacking(run: _Run) -> str:
+    """Why the run cannot compare ST-GAN at alpha 0.3 with the baseline."""
+    return f"the run lacks {run.proposed_method} at alpha 0.3 or {run.baseline_method}"
+
+
 def _success_higher(run: _Run) -> Conclusion:
     section, claim = "4.2 (1)", ("ST-GAN (alpha 0.3) has a higher success rate than the noise-gait baseline against "
                                  "both recognizers, top-1 and top-3")
     if run.proposed is None or run.baseline is None:
-        return _untestable(section, claim, f"the run lacks {run.proposed_method} at alpha 0.3 or {run.baseline_method}")
-    parts, lines = [], []
-    for evaluator in _success_evaluators(run):
-        for k in ks(run.frame, SUCCESS, evaluator):
-            found = _compare(run, SUCCESS, evaluator, k, run.proposed, run.baseline, _pct, f"{evaluator} top-{k}")
-            if found:
-                parts.append(found[0])
-                lines.append(found[1])
-    if not parts:
-        return _untestable(section, claim, "no success rates of both methods against zheng2011 or wu2017-mt")
-    return Conclusion(section, claim, combine(parts), "; ".join(lines))
+        return _untestable(section, claim, _lacking(run))
+    found = [_compare(run, SUCCESS, evaluator, k, run.proposed, run.baseline, _pct, f"{evaluator} top-{k}")
+             for evaluator in _success_evaluators(run) for k in ks(run.frame, SUCCESS, evaluator)]
+    return _judge(section, claim, found, "no success rates of both methods against zheng2011 or wu2017-mt")
 
 
 def _side_views(run: _Run) -> Conclusion:
     section, claim = "4.2 (2)", ("ST-GAN's lead over the baseline in success rate is larger at the side views "
                                  "(72-108 degrees) than at the others")
     if run.proposed is None or run.baseline is None:
-        return _untestable(section, claim, f"the run lacks {run.proposed_method} at alpha 0.3 or {run.baseline_method}")
+        return _untestable(section, claim, _lacking(run))
     parts, lines = [], []
     for evaluator in _success_evaluators(run):
         k = ks(run.frame, SUCCESS, evaluator)[0]
@@ -272,19 +280,15 @@ def _scorers(run: _Run) -> list[tuple[str, str]]:
 def _natural_higher(run: _Run) -> Conclusion:
     section, claim = "4.3 auto (1)", "ST-GAN's frame and video scores are higher than the baseline's"
     if run.proposed is None or run.baseline is None:
-        return _untestable(section, claim, f"the run lacks {run.proposed_method} at alpha 0.3 or {run.baseline_method}")
-    parts, lines = [], []
-    for metric, evaluator in _scorers(run):
-        found = _compare(run, metric, evaluator, 0, run.proposed, run.baseline, _num, evaluator)
-        if found:
-            parts.append(found[0])
-            lines.append(found[1])
-    if not parts:
-        return _untestable(section, claim, "no frame or video scores of both methods")
+        return _untestable(section, claim, _lacking(run))
+    found = [_compare(run, metric, evaluator, 0, run.proposed, run.baseline, _num, evaluator)
+             for metric, evaluator in _scorers(run)]
+    judged = _judge(section, claim, found, "no frame or video scores of both methods")
     kinds = {m for m, _ in _scorers(run)}
-    if kinds != {FRAME, VIDEO}:
-        lines.append(f"the run has no {'video' if FRAME in kinds else 'frame'} scorer")
-    return Conclusion(section, claim, combine(parts), "; ".join(lines))
+    if judged.verdict != UNTESTABLE and kinds != {FRAME, VIDEO}:
+        judged = dataclasses.replace(judged, evidence=f"{judged.evidence}; the run has no "
+                                                      f"{'video' if FRAME in kinds else 'frame'} scorer")
+    return judged
 
 
 def _end_views(run: _Run) -> Conclusion:
@@ -387,15 +391,10 @@ def _gn_matters(run: _Run) -> Conclusion:
     with_gn = run.variant("stgan", alpha)
     if with_gn is None:
         return _untestable(section, claim, f"the run has no stgan at the ablation's alpha ({alpha:g}) to compare with")
-    parts, lines = [], []
-    for metric, evaluator in _scorers(run):
-        found = _compare(run, metric, evaluator, 0, with_gn, ablation, _num, evaluator)
-        if found:
-            parts.append(found[0])
-            lines.append(found[1])
-    if not parts:
-        return _untestable(section, claim, "no frame or video scores of stgan and stgan-nogn")
-    return Conclusion(section, claim, combine(parts), f"{with_gn} against {ablation}: " + "; ".join(lines))
+    found = [_compare(run, metric, evaluator, 0, with_gn, ablation, _num, evaluator)
+             for metric, evaluator in _scorers(run)]
+    return _judge(section, claim, found, "no frame or video scores of stgan and stgan-nogn",
+                  prefix=f"{with_gn} against {ablation}: ")
 
 
 def check_conclusions(frame: pd.DataFrame, proposed: str = "stgan-paper", baseline: str = "noise-gait"

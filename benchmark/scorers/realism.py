@@ -159,6 +159,16 @@ def frame_change(silhouettes: np.ndarray) -> np.ndarray:
     return 1.0 - iou
 
 
+def _check_pair(original_sil: np.ndarray, anonymized_sil: np.ndarray) -> None:
+    """Both ``bool (T, H, W)`` of one shape; raises naming them."""
+    check_silhouettes(original_sil, "original_sil")
+    check_silhouettes(anonymized_sil, "anonymized_sil")
+    if original_sil.shape != anonymized_sil.shape:
+        raise ValueError(
+            f"original_sil has shape {original_sil.shape}, anonymized_sil {anonymized_sil.shape}: they must agree"
+        )
+
+
 def temporal_consistency(original_sil: np.ndarray, anonymized_sil: np.ndarray) -> dict[str, float]:
     """Frame-to-frame silhouette change of an anonymized sequence against its original.
 
@@ -175,12 +185,7 @@ def temporal_consistency(original_sil: np.ndarray, anonymized_sil: np.ndarray) -
         more). When the original does not change at all the ratio is 1 if the anonymized one does not either,
         else ``inf``.
     """
-    check_silhouettes(original_sil, "original_sil")
-    check_silhouettes(anonymized_sil, "anonymized_sil")
-    if original_sil.shape != anonymized_sil.shape:
-        raise ValueError(
-            f"original_sil has shape {original_sil.shape}, anonymized_sil {anonymized_sil.shape}: they must agree"
-        )
+    _check_pair(original_sil, anonymized_sil)
     if original_sil.shape[0] < 2:
         raise ValueError(f"temporal consistency needs at least 2 frames, got {original_sil.shape[0]}")
     orig = float(frame_change(original_sil).mean())
@@ -207,12 +212,7 @@ def silhouette_difference(original_sil: np.ndarray, anonymized_sil: np.ndarray) 
     float
         In [0, 1]: 0 = every silhouette unchanged, 1 = no pixel in common. Frames blank in both count as 0.
     """
-    check_silhouettes(original_sil, "original_sil")
-    check_silhouettes(anonymized_sil, "anonymized_sil")
-    if original_sil.shape != anonymized_sil.shape:
-        raise ValueError(
-            f"original_sil has shape {original_sil.shape}, anonymized_sil {anonymized_sil.shape}: they must agree"
-        )
+    _check_pair(original_sil, anonymized_sil)
     if original_sil.shape[0] < 1:
         raise ValueError("silhouette difference needs at least 1 frame, got 0")
     differ = np.logical_xor(original_sil, anonymized_sil).sum(axis=(1, 2))  # (T,)

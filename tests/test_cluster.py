@@ -230,6 +230,7 @@ def test_cli_runs_stages_on_an_existing_scheduler(project: Path, tmp_path: Path,
     from benchmark.cli import main
 
     address = cluster.scheduler.address
+    cluster.wait_for_workers(2, timeout=120)  # a test before this one kills a worker; its nanny starts it again
     assert main(["run", str(project / "run.toml"), "--out", str(tmp_path / "out"), "--quiet", "--scheduler", address,
                  "--stop-after", "recognizer zheng2011"]) == 0
     out = capsys.readouterr().out

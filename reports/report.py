@@ -19,6 +19,7 @@ that exists and is not an earlier report (no ``report.json``) is refused rather 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import shutil
@@ -389,8 +390,30 @@ def _replace_dir(built: Path, out: Path) -> None:
         os.replace(built, out)
 
 
+def select_methods(frame: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """The rows of the variants ``methods`` names: ``NAME`` keeps every variant of a method, ``NAME[PARAMETERS]``
+    one variant (parameters as in stage names and results.csv, ``stgan-paper[alpha=0.3]``). A name matching no
+    row raises ``ValueError`` listing what the run has."""
+    pairs = set(zip(frame["method"], frame["parameters"], strict=True))
+    keep: set[tuple[str, str]] = set()
+    for item in methods:
+        name, bracket, rest = item.strip().partition("[")
+        if bracket and not rest.endswith("]"):
+            raise ValueError(f"--methods: {item!r} is not NAME or NAME[PARAMETERS]")
+        wanted = {(m, p) for m, p in pairs if m == name and (not bracket or p == rest[:-1])}
+        if not wanted:
+            have = sorted(f"{m}[{p}]" if p else m for m, p in pairs)
+            close = difflib.get_close_matches(item.strip(), [*sorted({m for m, _ in pairs}), *have], n=3)
+            raise ValueError(f"--methods: the run has no {item.strip()!r}"
+                             + (f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "")
+                             + f" (it has {', '.join(have)})")
+        keep |= wanted
+    mask = [pair in keep for pair in zip(frame["method"], frame["parameters"], strict=True)]
+    return frame[mask].reset_index(drop=True)
+
+
 def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-                 formats: Iterable[str] = FORMATS) -> Report:
+                 formats: Iterable[str] = FORMATS, methods: Sequence[str] | None = None) -> Report:
     """Write the report of ``run_dir`` into ``out`` (default ``RUN_DIR/report``); see the module docstring.
 
     Parameters
@@ -401,6 +424,9 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         The report folder; replaced whole if it holds an earlier report, refused if it holds anything else.
     formats : iterable of str
         Figure files to write: ``png`` and/or ``pdf`` (the HTML page embeds PNG either way).
+    methods : sequence of str, optional
+        Only these variants (:func:`select_methods`), e.g. the paper's figures with only the methods it draws;
+        the pictures are the run's all the same.
 
     Raises
     ------
@@ -411,6 +437,8 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     """
     formats = parse_formats(formats)
     run = load_run(run_dir)
+    if methods:
+        run = dataclasses.replace(run, frame=select_methods(run.frame, methods))
     out = Path(out) if out is not None else run.root / DEFAULT_OUT
     if out.resolve() == run.root.resolve():
         raise ValueError(f"the report cannot be written into the run directory itself ({out}); use a subfolder")
@@ -427,7 +455,7 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         sections = [_tradeoff_section(run, w), _success_section(run, w), _naturalness_section(run, w),
                     _mos_section(run, w), _alpha_section(run, w), claims, pictures, models, _record_section(run)]
         missing = [m for s in sections for m in s.missing]
-        title = f"gaitbench report: {run.root.resolve().name}"
+        title = f"gaitbench report: {run.root.resolve().name}" + (f" ({', '.join(methods)})" if methods else "")
         git = run.record.get("git")
         footer = f"Made by gaitbench report from {RESULTS} of {run.root.resolve().name}" + (
             f" (run at commit {git})" if git else "") + "; every number is read from the results, no model was run."
@@ -442,7 +470,8 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
                      + (claims_md or "".join(f"{m}\n" for m in claims.missing)))
         relative = lambda paths: [p.relative_to(built).as_posix() for p in paths]  # noqa: E731
         write_json(built / MARKER, {
-            "run": str(run_dir), "formats": list(formats), "summary": summary, "missing": missing,
+            "run": str(run_dir), "formats": list(formats), "methods": list(methods or []), "summary": summary,
+            "missing": missing,
             "tables": relative(w.tables), "figures": relative(w.figures), "pictures": relative(copied),
             "conclusions": claim_records,
         })

@@ -863,3 +863,31 @@ def test_the_papers_tables_2_and_3_sit_under_the_runs_own_numbers() -> None:
     assert "| 0.3 | paper | 0.9668 | 0.9556 | 0.9575 |" in md
     # one alpha in common with the paper is no comparison
     assert paper_tables(frame_of([r for r in rows if r.parameters in ("alpha=0.1", "alpha=0.3")]), {}) == []
+
+
+def test_methods_select_the_variants_a_report_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reports.report import select_methods
+
+    rows = [*success_rows(), *rates("stgan", "alpha=0.4", {("nm", 0): (0.95, 10), ("nm", 90): (0.9, 10)}),
+            *rates("blur", "sigma=8", {("nm", 0): (0.2, 10), ("nm", 90): (0.3, 10)})]
+    frame = frame_of(rows)
+    pairs = lambda f: sorted(set(zip(f["method"], f["parameters"], strict=True)))  # noqa: E731
+    assert pairs(select_methods(frame, ["identity", "stgan[alpha=0.3]"])) == [("identity", ""),
+                                                                              ("stgan", "alpha=0.3")]
+    assert pairs(select_methods(frame, ["stgan"])) == [("stgan", "alpha=0.3"), ("stgan", "alpha=0.4")]
+    with pytest.raises(ValueError, match=r"the run has no 'stgan\[alpha=0.5\]'; did you mean 'stgan\[alpha=0.4\]', "
+                                         r"'stgan\[alpha=0.3\]'.*\? \(it has blur\[sigma=8\], identity, "):
+        select_methods(frame, ["stgan[alpha=0.5]"])
+    with pytest.raises(ValueError, match=r"'stgan\[alpha=0.3' is not NAME or NAME\[PARAMETERS\]"):
+        select_methods(frame, ["stgan[alpha=0.3"])
+
+    run = make_run(tmp_path / "run", rows)
+    assert main(["report", str(run), "--formats", "png", "--methods", "identity,stgan[alpha=0.4]"]) == 0
+    md = (run / "report" / "tables" / "success-top1-rec.md").read_text()
+    assert "| stgan (alpha=0.4) | 95.0 | 90.0 | 92.5 |" in md
+    assert "alpha=0.3" not in md and "blur" not in md
+    record = json.loads((run / "report" / "report.json").read_text())
+    assert record["methods"] == ["identity", "stgan[alpha=0.4]"]
+    capsys.readouterr()
+    assert main(["report", str(run), "--methods", "blurr"]) == 2
+    assert "--methods: the run has no 'blurr'; did you mean 'blur'" in capsys.readouterr().err

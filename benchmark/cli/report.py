@@ -32,13 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="report folder (default RUN_DIR/report); an earlier report there is replaced")
     p.add_argument("--formats", type=_formats, default=("png", "pdf"), metavar="LIST",
                    help="figure files to write, comma-separated: png, pdf (default png,pdf)")
+    p.add_argument("--methods", type=lambda text: [t for t in text.split(",") if t.strip()], metavar="LIST",
+                   help="only these variants, comma-separated: NAME (every variant) or NAME[PARAMETERS] as in stage "
+                   "names, e.g. identity,noise-gait,stgan-paper[alpha=0.3] for the paper's Figs. 11, 13 and 14")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from reports.report import build_report
 
-    report = build_report(args.run_dir, args.out, args.formats)
+    report = build_report(args.run_dir, args.out, args.formats, methods=args.methods)
     for sentence in report.summary:
         print(f"- {sentence}")
     print(f"report: {report.html} ({len(report.tables)} table files, {len(report.figures)} figure files, "

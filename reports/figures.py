@@ -40,7 +40,6 @@ from reports.tables import (
     REFERENCE,
     SUCCESS,
     alpha_sweep,
-    by_view,
     evaluators,
     ks,
     mos_boxes,
@@ -244,24 +243,34 @@ def score_figure(frame: pd.DataFrame, evaluator: str, metric: str, label: str | 
     """Figs. 13-14: a naturalness score (``frame_score`` or ``video_score``) per view, one line per variant.
 
     Line ``j`` is :func:`reports.tables.by_view` for variant ``j`` (conditions pooled, weighted by n); its
-    x data are the views in degrees. The title names the score and the scorer's label, e.g.
-    ``"frame score: frame-hog (OpenCV HOG ...)"``.
+    x data are the views in degrees. Where the results give a view's 95% interval (one probe condition, or the
+    scorer's pooled row), a shaded band (gid ``band:<variant>``) spans it. The title names the score and the
+    scorer's label, e.g. ``"frame score: frame-hog (OpenCV HOG ...)"``.
     """
-    table = by_view(frame, metric=metric, evaluator=evaluator)
+    cells = view_cells(frame, metric=metric, evaluator=evaluator)
+    table = cells.value
     if table.empty:
         raise ValueError(f"no {metric} rows for evaluator {evaluator!r}")
     fig = _figure(9.0, 5.0)
     ax = fig.add_subplot()
     views = _views(table)
+    cols = [str(v) for v in views]
     palette = run_colours(frame)
+    banded = False
     for variant in table.index:
-        values = table.loc[variant, [str(v) for v in views]].to_numpy(dtype=float)
+        values = table.loc[variant, cols].to_numpy(dtype=float)
         ax.plot(views, values, marker="o", label=variant, color=palette[variant])
+        low, high = (cells.low.loc[variant, cols].to_numpy(dtype=float),
+                     cells.high.loc[variant, cols].to_numpy(dtype=float))
+        if not (np.isnan(low).all() or np.isnan(high).all()):
+            ax.fill_between(views, low, high, color=palette[variant], alpha=0.12, linewidth=0, gid=f"band:{variant}")
+            banded = True
     ax.set_xticks(views, [f"{v}°" for v in views])
     ax.set_xlabel("view")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     ax.grid(alpha=0.3)
-    _axes_title(ax, f"{METRIC_NAMES.get(metric, metric)}: {label or evaluator}")
+    _axes_title(ax, f"{METRIC_NAMES.get(metric, metric)}: {label or evaluator}"
+                + ("\nbands: 95% intervals (Student-t over sequences)" if banded else ""))
     _legend(fig, ax, len(table.index))
     return fig
 

@@ -289,7 +289,19 @@ def test_score_figure_lines_equal_the_table_and_title_names_the_scorer() -> None
              for line in ax.lines}
     assert lines["identity"] == ([0, 90], pytest.approx([0.825, 0.9]))
     assert lines[STGAN] == ([0, 90], pytest.approx([0.675, 0.5]))
-    assert ax.get_title() == "frame score: frame-x (a detector)"
+    assert ax.get_title() == "frame score: frame-x (a detector)"  # no intervals in these rows: no band
+    assert not [c for c in ax.collections if str(c.get_gid()).startswith("band:")]
+
+
+def test_score_figure_bands_span_each_view_s_interval() -> None:
+    rows = [Row("stgan", "frame-x", "nm", view, "frame_score", value, 20, parameters="alpha=0.3", ci_low=low,
+                ci_high=high) for view, (value, low, high) in {0: (0.9, 0.85, 0.95), 90: (0.7, 0.6, 0.75)}.items()]
+    ax = figures.score_figure(frame_of(rows), "frame-x", "frame_score").axes[0]
+    (band,) = [c for c in ax.collections if str(c.get_gid()).startswith("band:")]
+    assert band.get_gid() == f"band:{STGAN}"
+    assert sorted({(round(x, 6), round(y, 6)) for x, y in band.get_paths()[0].vertices}) == [
+        (0.0, 0.85), (0.0, 0.95), (90.0, 0.6), (90.0, 0.75)]
+    assert ax.get_title().endswith("bands: 95% intervals (Student-t over sequences)")
 
 
 def _dial_rows() -> list[Row]:

@@ -361,6 +361,23 @@ def test_shipped_configs_parse_and_plan(name: str, tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_paper_quick_config_is_the_papers_experiment_and_nothing_else(tmp_path: Path) -> None:
+    """configs/paper-quick.toml (docs/paper-reproduction.md): the paper's section 4 methods, attackers and alphas,
+    every view, the paper's ignorant attacker only."""
+    resolved = load_run_config(REPO / "configs" / "paper-quick.toml")
+    assert set(resolved.recognizers) == {"zheng2011", "wu2017-mt"}
+    assert sorted(m.label for m in resolved.methods) == [
+        "identity", "noise-gait[beta=0.3]", "stgan-paper[alpha=0.2]", "stgan-paper[alpha=0.3]",
+        "stgan-paper[alpha=0.4]"]
+    assert set(resolved.scorers) == {"frame-hog", "video-synth"}
+    assert resolved.config.evaluate.attacks == ("ignorant",)
+    assert resolved.protocol.views == (0, 18, 36, 54, 72, 90, 108, 126, 144, 162, 180)
+    plan = plan_run(resolved, tmp_path / "out", progress=False)
+    names = [s.name for s in plan.stages]
+    assert len(names) == 37 and names[0] == "world" and names[-1] == "pictures"
+    assert sum(n.startswith("realism ") for n in names) == 5  # Fig. 18's silhouette difference per method
+
+
 def test_score_keys_follow_the_weights_file_the_scorer_will_read(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -166,3 +166,37 @@ def test_a_run_without_the_papers_methods_tests_nothing_and_says_why() -> None:
     text = to_markdown(checked, "t")
     assert text.splitlines()[-1] == "0 reproduced, 0 partly reproduced, 0 not reproduced, 14 not testable."
     assert "| 4.2 (1) | ST-GAN (alpha 0.3) has a higher success rate" in text
+
+
+def test_the_committed_paper_reproduction_agrees_with_its_results() -> None:
+    """docs/paper-reproduction.md and docs/results/paper-quick/ were made from one run: the conclusions, the
+    verdicts in the document and its Tables 2-3 must be what the committed results.csv gives today."""
+    import re
+    from pathlib import Path
+
+    from reports.conclusions import check_conclusions, to_markdown
+    from reports.paper import paper_tables
+    from reports.run_dir import load_run
+    from reports.tables import to_markdown as table_markdown
+
+    repo = Path(__file__).resolve().parents[1]
+    results, doc = repo / "docs" / "results" / "paper-quick", (repo / "docs" / "paper-reproduction.md").read_text()
+    run = load_run(results)
+    checked = check_conclusions(run.frame, proposed="stgan-paper")
+    committed = (results / "conclusions.md").read_text(encoding="utf-8")
+    assert to_markdown(checked, "The paper's conclusions with stgan-paper as ST-GAN and noise-gait as the "
+                       "baseline") in committed
+    # the document's verdict per claim of sections 4.2-4.4 is the checker's (MOS claims share one row there)
+    stated = dict(re.findall(r"^\| (4\.[234] [^|]+?) \| [^|]+ \| \*\*([a-z ]+)\*\* \|", doc, flags=re.M))
+    for c in checked:
+        if c.section.startswith(("4.2", "4.4", "4.3 auto")):
+            assert stated[c.section] == c.verdict, c.section
+        elif c.section.startswith("4.3 MOS"):
+            assert stated["4.3 MOS (1)-(3)"] == c.verdict
+    assert sum(c.verdict == "reproduced" for c in checked) == 1  # 4.2 (1): the headline claim
+    # Tables 2 and 3 as printed in the document
+    tables = paper_tables(run.frame, run.labels)
+    assert len(tables) == 2
+    for table, _ in tables:
+        rows = [line for line in table_markdown(table).splitlines() if line.startswith("| 0.")]
+        assert len(rows) == 6 and all(row in doc for row in rows)

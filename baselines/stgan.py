@@ -757,7 +757,10 @@ class STGANNoGN(STGAN):
     uses_gn = False
 
     def parameters(self) -> str:
-        return format_parameters({"alpha": f"{self.config.alpha:g}", "noise_std": f"{self.config.noise_std:g}"})
+        params = {"alpha": f"{self.config.alpha:g}", "noise_std": f"{self.config.noise_std:g}"}
+        if self.config.noise_off:
+            params["noise"] = "off"
+        return format_parameters(params)
 
     def training_noise(self, n: int, seed: int, gn: nn.Module | None, device: torch.device,
                        y: torch.Tensor | None = None) -> torch.Tensor:
@@ -765,5 +768,7 @@ class STGANNoGN(STGAN):
         return (torch.randn(n, 2, POINTS, generator=gen) * self.config.noise_std).to(device)
 
     def _noise(self, seq: GaitSequence, shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.config.noise_off:  # the control, as for ST-GAN: G's reconstruction of the original alone
+            return shapes
         one = (rng.standard_normal((2, POINTS)) * self.config.noise_std).astype(np.float32)
         return np.broadcast_to(one, shapes.shape)

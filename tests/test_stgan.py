@@ -269,8 +269,23 @@ def test_nogn_ablation_trains_without_gn(world: Path) -> None:
     arrays, _ = model.state()
     assert not any(k.startswith("gn.") for k in arrays)
     assert "gn" not in model.training  # type: ignore[operator]
-    out = model.anonymize(_seq(world, "005-nm-01-000"))
+    seq = _seq(world, "005-nm-01-000")
+    out = model.anonymize(seq)
     assert out.silhouettes.shape == (10, 48, 36)
+    # the noise_off control holds for the ablation too: the original is its own noise, and the name says so
+    import dataclasses
+
+    assert model.with_inference_options(dataclasses.replace(model.config, noise_off=True)) is model
+    assert model.parameters() == "alpha=0.3;noise=off;noise_std=0.1"
+    off = STGANNoGN(dataclasses.replace(model.config, noise_off=True, keep_holes=False))  # G's outline alone
+    off.generator, off.training = model.generator, model.training
+    assert off.parameters() == "alpha=0.3;noise=off;noise_std=0.1"
+    shapes, frame, valid = silhouettes_to_network(seq.silhouettes)
+    np.testing.assert_array_equal(off._noise(seq, shapes, np.random.default_rng(0)), shapes)
+    from baselines.contour_space import network_to_silhouettes
+
+    expected = network_to_silhouettes(off.generate(shapes, shapes), frame, valid, seq.shape)
+    np.testing.assert_array_equal(off.anonymize(seq, seed=4).silhouettes, expected)
 
 
 def test_defaults_are_our_form_and_stgan_paper_is_the_papers(tmp_path: Path) -> None:

@@ -609,27 +609,53 @@ def test_rows_of_one_method_are_titled_by_the_parameters_in_which_they_differ() 
         "ST-GAN alpha=0.3", "ST-GAN seed=1"]
 
 
-def test_a_stage_that_sets_torch_threads_does_not_change_them_for_the_next(tmp_path: Path) -> None:
+def test_a_stage_that_sets_torch_threads_does_not_change_them_for_the_next() -> None:
     """The body model sets torch to one thread for rendering; a serial run used to keep that for every stage after
     the world."""
     import torch
 
-    from benchmark.runner.execute import _keeping_torch_threads
+    from benchmark.runner.threads import stage_threads
 
     before = torch.get_num_threads()
     want = 1 if before != 1 else 2
-
-    def stage(folder: Path) -> dict[str, Any]:
+    with stage_threads(0):
         torch.set_num_threads(want)
-        return {"threads": torch.get_num_threads()}
-
-    assert _keeping_torch_threads(stage, tmp_path) == {"threads": want}
+        assert torch.get_num_threads() == want
     assert torch.get_num_threads() == before
 
-    def fails(folder: Path) -> dict[str, Any]:
+    with pytest.raises(KeyboardInterrupt), stage_threads(0):
         torch.set_num_threads(want)
         raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        _keeping_torch_threads(fails, tmp_path)
     assert torch.get_num_threads() == before
+
+
+def test_a_stage_computes_with_the_run_s_threads_in_every_pool() -> None:
+    """threads = N: torch, OpenCV and every loaded BLAS / OpenMP library (numpy's and scipy's OpenBLAS, torch's
+    OpenMP) compute with N threads inside the stage, so a serial run and a Dask worker round alike; all put back
+    after, also when the stage fails. threads = 0 changes nothing."""
+    import cv2
+    import scipy.linalg  # noqa: F401  (its BLAS is among the pools)
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from benchmark.runner.threads import stage_threads
+
+    def pools() -> dict[str, int]:
+        seen = {f"{p['user_api']}:{p['filepath']}": p["num_threads"] for p in threadpool_info()}
+        return {**seen, "torch": torch.get_num_threads(), "cv2": cv2.getNumThreads()}
+
+    before = pools()
+    assert sum(key.startswith("blas:") for key in before) >= 1 and any(k.startswith("openmp:") for k in before)
+    with stage_threads(1):
+        inside = pools()
+    assert set(inside) == set(before) and set(inside.values()) == {1}
+    assert pools() == before
+
+    with pytest.raises(RuntimeError, match="stage failed"), stage_threads(1):
+        raise RuntimeError("stage failed")
+    assert pools() == before
+    with stage_threads(0):
+        assert pools() == before
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="threads must be an int >= 0"), stage_threads(bad):  # type: ignore[arg-type]
+            pass

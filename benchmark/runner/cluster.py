@@ -13,11 +13,12 @@ state the workers share:
 - a worker killed mid-stage leaves a folder without a marker; Dask gives the task to another worker, which
   resumes what the killed one left (as a rerun of a killed serial run does);
 - what a stage writes does not depend on which worker ran it, so the results equal those of a serial run (the
-  torch thread count is the one exception: set ``threads`` in the config to the same value for both, as
-  ``configs/ci.toml`` does, for byte-identical floats).
+  thread count is the one exception: floats round differently over another number of threads, so set
+  ``threads`` in the config, as ``configs/ci.toml`` does, for byte-identical results; every stage then computes
+  with that many threads in each pool, see :mod:`benchmark.runner.threads`).
 
 Cores: a local cluster has ``jobs`` single-threaded worker processes; each stage gets ``cores // jobs`` torch,
-OpenCV and OpenMP/BLAS threads and decoding processes, unless the config sets ``threads`` and ``workers``. With
+OpenCV, OpenMP and BLAS threads and decoding processes, unless the config sets ``threads`` and ``workers``. With
 ``device`` resolving to a GPU here, the first ``min(jobs, GPUs)`` workers each own one GPU and the stages that
 train or run models (:data:`GPU_KINDS`) go only to them, one stage per GPU; the other workers and the other
 stages use the CPU.
@@ -117,8 +118,6 @@ def _worker_cores() -> int:
 
 def run_stage_task(job: Job, name: str, key: str, head: str, *inputs: StageResult) -> StageResult:
     """The Dask task of one stage (``inputs``: the results of its input stages' tasks, there for the ordering)."""
-    import cv2
-    import torch
     from distributed import get_worker
 
     worker = get_worker()
@@ -132,9 +131,6 @@ def run_stage_task(job: Job, name: str, key: str, head: str, *inputs: StageResul
         raise RuntimeError(f"stage {name!r} (key {key}) {found} on worker {worker.name}: the worker plans the run "
                            "with other code, another world or other plug-ins than the client; install the same "
                            "gaitbench version and share the world and the cache folder")
-    threads = plan.resolved.config.threads
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)  # OpenCV's own pool (HOG, resizing) would use every core of the machine
     worker.log_event(TOPIC, {"name": name, "head": head, "worker": str(worker.name)})
     return run_stage(plan, stage, head, lambda line: None)
 

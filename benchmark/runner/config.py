@@ -7,7 +7,8 @@ Top-level keys and the sections (every key optional unless said; unknown keys an
     seed = 0                  anonymization seed, and the seed of every model whose table does not set one
     device = "auto"           auto (a GPU when present), cpu, cuda, cuda:N
     workers = 0               decoding processes (0 = all cores; 1 = in-process, best for tiny worlds)
-    threads = 0               torch threads (0 = torch's default); 1 avoids thread contention on a busy machine
+    threads = 0               threads per stage in torch, OpenCV, BLAS and OpenMP (0 = their defaults); 1 avoids
+                              contention on a busy machine; set it for byte-identical results serially and on Dask
     protocol = "paper"        bundled protocol name, or a protocol TOML file
     cache_dir                 where stage artifacts are kept (default: RUN_DIR/cache)
 

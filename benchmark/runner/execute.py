@@ -24,6 +24,7 @@ from benchmark.results import RESULTS
 from benchmark.runner.cache import STAGE_VERSIONS, Stage, Store
 from benchmark.runner.config import Resolved
 from benchmark.runner.stages import ACTION_MODEL, PICTURES, ROWS, WORLD, Builder, build_stages
+from benchmark.runner.threads import stage_threads
 
 RECORD = "run.json"
 PICTURES_DIR = "pictures"
@@ -180,10 +181,6 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
         Receives the per-stage progress lines.
     """
     check_stop_after(plan, stop_after)
-    if plan.resolved.config.threads:
-        import torch
-
-        torch.set_num_threads(plan.resolved.config.threads)
     results: list[StageResult] = []
     began = time.perf_counter()
     with plugins_exported():  # worker processes of the stages find the run's file plug-ins by name
@@ -200,19 +197,6 @@ def execute(plan: Plan, *, stop_after: str | None = None, log: Callable[[str], N
     log(f"[run] {sum(r.status == 'cached' for r in results)} of {len(results)} stages cached, {computed:.1f} s "
         f"computing; wrote {plan.out / RESULTS}, {plan.out / RECORD}")
     return RunResult(plan.out, results, finished=True)
-
-
-def _keeping_torch_threads(run: Callable[[Path], dict[str, Any]], folder: Path) -> dict[str, Any]:
-    """``run(folder)``, with torch's thread count put back afterwards: a library may set it for its own work (the
-    body model sets 1 for rendering), and the stages after it must not inherit that."""
-    torch = sys.modules.get("torch")
-    before = None if torch is None else torch.get_num_threads()
-    try:
-        return run(folder)
-    finally:
-        torch = sys.modules.get("torch")
-        if before is not None and torch is not None and torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 def run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -> StageResult:
@@ -232,7 +216,8 @@ def run_stage(plan: Plan, stage: Stage, head: str, log: Callable[[str], None]) -
                 plan.store.clear(stage)
             state = "resumed" if status == "partial" else "ran"
             if record is None:
-                report = _keeping_torch_threads(stage.run, folder)
+                with stage_threads(plan.resolved.config.threads):  # the same floats serially and on Dask
+                    report = stage.run(folder)
                 record = plan.store.finish(stage, inputs, time.perf_counter() - began, report)
             else:
                 state = "cached"

@@ -378,6 +378,26 @@ def test_paper_quick_config_is_the_papers_experiment_and_nothing_else(tmp_path: 
     assert sum(n.startswith("realism ") for n in names) == 5  # Fig. 18's silhouette difference per method
 
 
+def test_paper_quick_seeds_is_paper_quick_with_three_st_gan_seeds(tmp_path: Path) -> None:
+    """configs/paper-quick-seeds.toml (docs/paper-reproduction.md, "Three seeds"): ST-GAN at each alpha under seeds
+    0, 1, 2; everything else, and each seed-0 model, is the very stage of configs/paper-quick.toml (same key), so
+    with that run's cache only the new seeds are computed."""
+    one = plan_run(load_run_config(REPO / "configs" / "paper-quick.toml"), tmp_path / "one", progress=False)
+    three = plan_run(load_run_config(REPO / "configs" / "paper-quick-seeds.toml"), tmp_path / "three",
+                     progress=False)
+    assert three.resolved.config.evaluate == one.resolved.config.evaluate
+    assert sorted(m.label for m in three.resolved.methods) == ["identity", "noise-gait[beta=0.3]"] + [
+        f"stgan-paper[alpha={a};seed={s}]" for a in ("0.2", "0.3", "0.4") for s in (0, 1, 2)]
+    keys_one = {s.name: s.key for s in one.stages}
+    keys_three = {s.name: s.key for s in three.stages}
+    shared = [n for n in keys_one if "stgan-paper" not in n and n != "pictures"]
+    assert len(shared) == 15 and all(keys_three[n] == keys_one[n] for n in shared)
+    for alpha in ("0.2", "0.3", "0.4"):
+        seeds = [keys_three[f"train stgan-paper[alpha={alpha};seed={s}]"] for s in (0, 1, 2)]
+        assert seeds[0] == keys_one[f"train stgan-paper[alpha={alpha}]"] and len(set(seeds)) == 3
+    assert len(keys_three) == 15 + 9 * 7 + 1  # train, anonymize, 2 evaluate, 2 score, realism per ST-GAN; pictures
+
+
 def test_score_keys_follow_the_weights_file_the_scorer_will_read(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -305,7 +305,9 @@ def alpha_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None, 
             if seeds > 1:
                 low = 100.0 * sweep.low.loc[alpha, cols].to_numpy(dtype=float)
                 high = 100.0 * sweep.high.loc[alpha, cols].to_numpy(dtype=float)
-                yerr = np.vstack([mean - low, high - mean])
+                # seeds that agree at a view have a float mean a rounding step outside their min..max (0.1 three
+                # times: the mean is 0.10000000000000002): no bar there, not a negative one
+                yerr = np.clip(np.vstack([mean - low, high - mean]), 0.0, None)
             elif sweep.variants and sweep.variants[row][0] in cells.low.index:
                 variant = sweep.variants[row][0]
                 low = 100.0 * cells.low.loc[variant, cols].to_numpy(dtype=float)

@@ -368,6 +368,21 @@ def test_alpha_figure_means_and_seed_spread() -> None:
     assert [s[:, 1].tolist() for s in segments] == [pytest.approx([70.0, 90.0]), pytest.approx([60.0, 80.0])]
 
 
+def test_alpha_figure_draws_seeds_that_agree_at_a_view() -> None:
+    """Three seeds all at 10% at view 0: their float mean (0.10000000000000002) lies a rounding step above their
+    maximum, which must give an empty bar there, not a refused negative one."""
+    rows = []
+    for seed, v90 in enumerate((0.2, 0.4, 0.6)):
+        rows += rates("stgan", f"alpha=0.3;seed={seed}", {("nm", 0): (0.1, 10), ("nm", 90): (v90, 10)})
+    rows += rates("stgan", "alpha=0.2", {("nm", 0): (0.5, 10), ("nm", 90): (0.5, 10)})
+    fig = figures.alpha_figure(frame_of(rows), "rec", topk=[1])
+    (container,) = [c for c in fig.axes[0].containers if c.get_label() == "alpha = 0.3 (3 seeds)"]
+    line, _, (bars,) = container.lines
+    assert np.asarray(line.get_ydata()).tolist() == pytest.approx([10.0, 40.0])
+    segments = [np.asarray(s)[:, 1].tolist() for s in bars.get_segments()]
+    assert segments == [pytest.approx([10.0, 10.0]), pytest.approx([20.0, 60.0])]
+
+
 def test_alpha_figure_bands_single_seeds_by_their_intervals_and_marks_chance() -> None:
     # one seed per alpha, each row with its own interval and chance 0.8: the band spans the interval per view
     rows = []

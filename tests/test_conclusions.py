@@ -200,3 +200,32 @@ def test_the_committed_paper_reproduction_agrees_with_its_results() -> None:
     for table, _ in tables:
         rows = [line for line in table_markdown(table).splitlines() if line.startswith("| 0.")]
         assert len(rows) == 6 and all(row in doc for row in rows)
+
+
+def test_the_committed_three_seed_reproduction_agrees_with_its_results() -> None:
+    """docs/paper-reproduction.md, "Three seeds of ST-GAN", and docs/results/paper-quick/seeds/ were made from one
+    run of configs/paper-quick-seeds.toml: the conclusions (seeds merged) and the verdicts the document states must
+    be what the committed results.csv gives today."""
+    import re
+    from pathlib import Path
+
+    from reports.conclusions import check_conclusions, to_markdown
+    from reports.run_dir import load_run
+
+    repo = Path(__file__).resolve().parents[1]
+    results = repo / "docs" / "results" / "paper-quick" / "seeds"
+    doc = (repo / "docs" / "paper-reproduction.md").read_text(encoding="utf-8")
+    section = doc.split("### Three seeds of ST-GAN", 1)[1].split("\n## ", 1)[0]
+    run = load_run(results)
+    checked = {c.section: c for c in check_conclusions(run.frame, proposed="stgan-paper")}
+    committed = (results / "conclusions.md").read_text(encoding="utf-8")
+    assert to_markdown(list(checked.values()), "The paper's conclusions with stgan-paper as ST-GAN and noise-gait as "
+                       "the baseline") in committed
+    assert "seeds=3" in checked["4.2 (3)"].evidence  # the claims were read from the means over seeds
+    stated = dict(re.findall(r"^\| (4\.[234] [^|]+?) \| \*\*([a-z ]+)\*\* \|", section, flags=re.M))
+    assert sorted(stated) == ["4.2 (1)", "4.4 (a)", "4.4 (b)", "4.4 (c)"]
+    for name, verdict in stated.items():
+        assert checked[name].verdict == verdict, name
+    # the means the document quotes are the checker's
+    for quoted in ("85.0% -> 77.3% -> 81.1%", "40.8% -> 35.2% -> 46.0%", "0.9220 -> 0.9356 -> 0.8154"):
+        assert quoted in section and any(quoted in c.evidence for c in checked.values()), quoted

@@ -54,6 +54,8 @@ METADATA: dict[str, dict[str, str | None]] = {
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None},
 }
 DPI = 150
+#: Figs. 15-16 with several seeds: neighbouring alphas' lines are this share of the views' span apart
+DODGE = 0.012
 _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
             "#393b79", "#ad494a", "#637939", "#7b4173", "#8c6d31", "#3182bd", "#e6550d"]
 _REFERENCE_COLOUR = "#7f7f7f"
@@ -297,7 +299,12 @@ def alpha_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None, 
         cols = [str(v) for v in views]
         palette = colours(f"alpha = {a}" for a in sweep.mean.index)
         cells = view_cells(frame, metric=SUCCESS, evaluator=evaluator, k=k)
-        for row, alpha in enumerate(sweep.mean.index):
+        # seed ranges of several alphas at one view would hide each other: each alpha's line is moved sideways a
+        # little (a fortieth of the views' span between neighbours), the view still under its tick
+        alphas = list(sweep.mean.index)
+        step = DODGE * (max(views) - min(views) or 1) if (sweep.seeds > 1).any() else 0.0
+        for row, alpha in enumerate(alphas):
+            x = np.asarray(views, dtype=float) + (row - (len(alphas) - 1) / 2) * step
             mean = 100.0 * sweep.mean.loc[alpha, cols].to_numpy(dtype=float)
             seeds = int(sweep.seeds[alpha])
             yerr = None
@@ -316,7 +323,7 @@ def alpha_figure(frame: pd.DataFrame, evaluator: str, label: str | None = None, 
                     ax.fill_between(views, low, high, color=palette[name], alpha=0.12, linewidth=0,
                                     gid=f"band:{alpha}")
                     banded = True
-            ax.errorbar(views, mean, yerr=yerr, marker="o", capsize=3, color=palette[name],
+            ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, color=palette[name],
                         label=name + (f" ({seeds} seeds)" if seeds > 1 else ""))
         chance = cells.chance[cols].mean(axis=0).to_numpy(dtype=float)
         if not np.isnan(chance).all():

@@ -381,6 +381,13 @@ def test_alpha_figure_draws_seeds_that_agree_at_a_view() -> None:
     assert np.asarray(line.get_ydata()).tolist() == pytest.approx([10.0, 40.0])
     segments = [np.asarray(s)[:, 1].tolist() for s in bars.get_segments()]
     assert segments == [pytest.approx([10.0, 10.0]), pytest.approx([20.0, 60.0])]
+    # with seeds, each alpha's line is moved sideways so that the ranges do not hide each other: alpha 0.2 (first
+    # of two) by -0.5 step, alpha 0.3 by +0.5 step, a step being DODGE of the 90-degree span; ticks stay at views
+    step = figures.DODGE * 90
+    xs = {c.get_label(): np.asarray(c.lines[0].get_xdata()).tolist() for c in fig.axes[0].containers}
+    assert xs == {"alpha = 0.2": pytest.approx([-step / 2, 90 - step / 2]),
+                  "alpha = 0.3 (3 seeds)": pytest.approx([step / 2, 90 + step / 2])}
+    assert fig.axes[0].get_xticks().tolist() == [0, 90]
 
 
 def test_alpha_figure_bands_single_seeds_by_their_intervals_and_marks_chance() -> None:
